@@ -1,0 +1,28 @@
+"""The reverse-mode autodiff core: ``Tensor``, ``Function`` and ``gradcheck``."""
+
+from .function import Context, Function, enable_grad, is_grad_enabled, no_grad, trace_functions
+from .tensor import Tensor
+from .gradcheck import (
+    Comparison,
+    GradcheckError,
+    analytical_jacobian,
+    gradcheck,
+    gradcheck_report,
+    numerical_jacobian,
+)
+
+__all__ = [
+    "Comparison",
+    "Context",
+    "Function",
+    "GradcheckError",
+    "Tensor",
+    "analytical_jacobian",
+    "enable_grad",
+    "gradcheck",
+    "gradcheck_report",
+    "is_grad_enabled",
+    "no_grad",
+    "numerical_jacobian",
+    "trace_functions",
+]

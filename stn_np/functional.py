@@ -1,0 +1,15 @@
+"""The flat functional API, conventionally imported as ``F`` (like ``torch.nn.functional``).
+
+Every function accepts Tensors or ndarrays and returns a Tensor; each is a thin, validating
+wrapper around one op whose forward and hand-derived backward live side by side in the
+module named here.
+"""
+
+# -- coordinates (stn_np.sampling.coords)
+from .sampling.coords import identity_grid, normalized_to_pixel, pixel_to_normalized
+
+# -- samplers (stn_np.sampling)
+
+# -- grid generators (stn_np.sampling.grids)
+
+# -- layers and losses (stn_np.nn)

@@ -1,0 +1,1 @@
+"""Differentiable ops, grouped in small families; each op is one ``Function`` subclass."""
