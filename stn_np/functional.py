@@ -11,5 +11,14 @@ from .sampling.coords import identity_grid, normalized_to_pixel, pixel_to_normal
 # -- samplers (stn_np.sampling)
 
 # -- grid generators (stn_np.sampling.grids)
+from .sampling.grids import (
+    affine_grid,
+    attention_grid,
+    displacement_grid,
+    projective_grid,
+    tps_control_points,
+    tps_grid,
+    tps_transform_points,
+)
 
 # -- layers and losses (stn_np.nn)

@@ -1,5 +1,23 @@
 """Differentiable image sampling: coordinates, grids, kernels and samplers."""
 
 from .coords import identity_grid, normalized_to_pixel, pixel_to_normalized
+from .grids import (
+    affine_grid,
+    attention_grid,
+    displacement_grid,
+    projective_grid,
+    tps_control_points,
+    tps_grid,
+    tps_transform_points,
+)
 
 __all__ = ["identity_grid", "normalized_to_pixel", "pixel_to_normalized"]
+__all__ += [
+    "affine_grid",
+    "attention_grid",
+    "displacement_grid",
+    "projective_grid",
+    "tps_control_points",
+    "tps_grid",
+    "tps_transform_points",
+]

@@ -1,0 +1,137 @@
+"""Affine and attention grid generators: the paper's linear transformations of the target grid.
+
+Notation shared by the grid generators: ``p = (x_t, y_t)`` runs over the centres of the
+OUTPUT pixels in normalised coordinates (the identity grid), flattened to P = H * W rows;
+the op returns the source points ``(x_s, y_s)`` as a grid (N, H, W, 2), and ``g`` is the
+upstream gradient dL/dgrid of the same shape.
+"""
+
+import numpy as np
+
+from ..autograd.function import Function
+from .grid_common import as_parameter, base_points, check_align_corners, check_size
+
+__all__ = ["AffineGrid", "AttentionGrid", "affine_grid", "attention_grid"]
+
+
+class AffineGrid(Function):
+    """grid = [x_t, y_t, 1] @ theta^T per point, i.e. with theta = [A | t] (A 2x2, t of length 2):
+
+        (x_s, y_s) = A (x_t, y_t) + t
+
+    Backward, summing over the P target points p:
+
+        dL/dA = sum_p g_p p^T        (a 2x2 outer-product sum, ``g^T @ points``)
+        dL/dt = sum_p g_p
+    """
+
+    @staticmethod
+    def forward(ctx, theta, height, width, align_corners):
+        points = base_points(height, width, align_corners, theta.dtype)  # (P, 2)
+        ctx.save_for_backward(points)
+        A, t = theta[:, :, :2], theta[:, :, 2]
+        grid = np.matmul(points, A.transpose(0, 2, 1)) + t[:, None, :]  # (N, P, 2)
+        return grid.reshape(theta.shape[0], height, width, 2)
+
+    @staticmethod
+    def backward(ctx, g):
+        (points,) = ctx.saved_arrays
+        g = g.reshape(g.shape[0], -1, 2)  # (N, P, 2)
+        grad = np.empty((g.shape[0], 2, 3), dtype=g.dtype)
+        grad[:, :, :2] = np.matmul(g.transpose(0, 2, 1), points)
+        grad[:, :, 2] = g.sum(axis=1)
+        return grad
+
+
+class AttentionGrid(Function):
+    """The paper's attention: isotropic scale s and translation (tx, ty), params = (s, tx, ty).
+
+        x_s = s x_t + tx,   y_s = s y_t + ty
+
+    Backward, summing over the P target points p = (x_t, y_t):
+
+        dL/ds  = sum_p (g_x x_t + g_y y_t)
+        dL/dtx = sum_p g_x,   dL/dty = sum_p g_y
+    """
+
+    @staticmethod
+    def forward(ctx, params, height, width, align_corners):
+        points = base_points(height, width, align_corners, params.dtype)
+        ctx.save_for_backward(points)
+        s, t = params[:, 0], params[:, 1:]
+        grid = s[:, None, None] * points + t[:, None, :]
+        return grid.reshape(params.shape[0], height, width, 2)
+
+    @staticmethod
+    def backward(ctx, g):
+        (points,) = ctx.saved_arrays
+        g = g.reshape(g.shape[0], -1, 2)
+        grad = np.empty((g.shape[0], 3), dtype=g.dtype)
+        grad[:, 0] = (g * points).sum(axis=(1, 2))
+        grad[:, 1:] = g.sum(axis=1)
+        return grad
+
+
+def affine_grid(theta, size, align_corners=False):
+    """Sampling grid of an affine transformation, as PyTorch's ``affine_grid`` (2-D case).
+
+    Parameters
+    ----------
+    theta : Tensor or ndarray, shape (N, 2, 3)
+        Per-sample matrices ``[A | t]`` mapping target to source points in normalised
+        coordinates; the identity is ``[[1, 0, 0], [0, 1, 0]]``. float32 or float64.
+    size : tuple of 4 ints
+        (N, C, H, W) of the OUTPUT; the grid has H x W points whatever the input image's size.
+    align_corners : bool
+        Whether -1 and +1 are the corner pixel centres (True) or the image edges (False).
+
+    Returns
+    -------
+    Tensor, shape (N, H, W, 2)
+        ``grid[n, i, j] = theta[n] @ (x_j, y_i, 1)``, last axis (x, y); theta's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> theta = np.array([[[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]]])  # shift the sampling points right
+    >>> affine_grid(theta, (1, 1, 1, 2)).data[0, 0]
+    array([[0., 0.],
+           [1., 0.]])
+    """
+    n, _, h, w = check_size(size)
+    align_corners = check_align_corners(align_corners)
+    theta = as_parameter(theta, "theta", (n, 2, 3), f"(N, 2, 3) with N = size[0] = {n}")
+    return AffineGrid.apply(theta, height=h, width=w, align_corners=align_corners)
+
+
+def attention_grid(params, size, align_corners=False):
+    """Sampling grid of the paper's attention transformation (isotropic scale + translation).
+
+    ``x_s = s x_t + tx``, ``y_s = s y_t + ty``: the affine grid with
+    ``theta = [[s, 0, tx], [0, s, ty]]``, three parameters per sample instead of six.
+
+    Parameters
+    ----------
+    params : Tensor or ndarray, shape (N, 3)
+        ``(s, tx, ty)`` per sample; the identity is ``(1, 0, 0)``. float32 or float64.
+    size : tuple of 4 ints
+        (N, C, H, W) of the OUTPUT.
+    align_corners : bool
+        See :func:`affine_grid`.
+
+    Returns
+    -------
+    Tensor, shape (N, H, W, 2)
+        Source points (x_s, y_s) in normalised coordinates, params' dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> attention_grid(np.array([[0.5, 0.0, 0.0]]), (1, 1, 1, 2)).data[0, 0]  # zoom in 2x
+    array([[-0.25,  0.  ],
+           [ 0.25,  0.  ]])
+    """
+    n, _, h, w = check_size(size)
+    align_corners = check_align_corners(align_corners)
+    params = as_parameter(params, "params", (n, 3), f"(N, 3) = (s, tx, ty) with N = size[0] = {n}")
+    return AttentionGrid.apply(params, height=h, width=w, align_corners=align_corners)

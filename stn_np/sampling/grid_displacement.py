@@ -1,0 +1,92 @@
+"""The displacement (dense flow) grid generator, for dense registration.
+
+A flow gives, per output pixel, a displacement (dx, dy) in PIXELS OF THE INPUT IMAGE (the
+image the sampler will read, of size H_in x W_in). A pixel step is a fixed step in
+normalised coordinates, the slope of :func:`~stn_np.sampling.coords.pixel_to_normalized`:
+
+    s_x = 2 / W_in   (align_corners=False)        s_x = 2 / (W_in - 1)   (align_corners=True)
+
+and likewise s_y with H_in. The grid is the identity grid of the flow's own H x W plus the
+scaled flow, so when H x W = H_in x W_in, output pixel (i, j) reads input pixel
+(j + dx, i + dy) exactly.
+
+One-pixel axis with align_corners=True: every normalised coordinate then maps to the single
+pixel 0 (-1 and +1 are both its centre), so no displacement along that axis can be
+expressed; the rule is s = 0 there, consistent with ``pixel_to_normalized``: the flow's
+component along that axis is ignored and receives zero gradient. (With align_corners=False a
+one-pixel axis is ordinary: s = 2.)
+"""
+
+import numpy as np
+
+from ..autograd.function import Function
+from .grid_common import as_parameter, base_points, check_align_corners, check_size
+
+__all__ = ["DisplacementGrid", "displacement_grid", "pixel_scale"]
+
+
+def pixel_scale(size, align_corners=False):
+    """Normalised length of one input pixel along an axis of ``size`` pixels (0 for the
+    degenerate ``size == 1, align_corners=True``; see the module docstring)."""
+    if align_corners:
+        return 0.0 if size == 1 else 2.0 / (size - 1)
+    return 2.0 / size
+
+
+class DisplacementGrid(Function):
+    """grid = p + flow * (s_x, s_y), p the identity grid of the flow's H x W.
+
+        forward:   grid[n, i, j] = p[i, j] + (s_x dx[n, i, j], s_y dy[n, i, j])
+        backward:  dL/dflow = g * (s_x, s_y)
+    """
+
+    @staticmethod
+    def forward(ctx, flow, scale, align_corners):
+        n, h, w, _ = flow.shape
+        scale = np.asarray(scale, dtype=flow.dtype)
+        ctx.save_for_backward(scale)
+        return base_points(h, w, align_corners, flow.dtype).reshape(h, w, 2) + flow * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        (scale,) = ctx.saved_arrays
+        return g * scale
+
+
+def displacement_grid(flow, size=None, align_corners=False):
+    """Sampling grid from a dense displacement field given in input-image pixels.
+
+    Parameters
+    ----------
+    flow : Tensor or ndarray, shape (N, H, W, 2)
+        Per output pixel, the displacement (dx, dy) in pixels of the INPUT image; zeros give
+        the identity grid. float32 or float64.
+    size : tuple of 4 ints, optional
+        (N, C, H_in, W_in): the size of the input image that will be sampled, which sets the
+        pixel -> normalised scale 2 / W_in, 2 / H_in (align_corners=False) or 2 / (W_in - 1),
+        2 / (H_in - 1) (True; 0 for a one-pixel axis, where no displacement is expressible).
+        Default: the flow's own (N, -, H, W). C is not used.
+    align_corners : bool
+        Whether -1 and +1 are the corner pixel centres (True) or the image edges (False).
+
+    Returns
+    -------
+    Tensor, shape (N, H, W, 2)
+        ``identity_grid(H, W) + flow * (s_x, s_y)``, flow's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flow = np.zeros((1, 1, 2, 2)); flow[..., 0] = 1.0  # read one pixel to the right
+    >>> displacement_grid(flow).data[0, 0, :, 0]
+    array([0.5, 1.5])
+    """
+    align_corners = check_align_corners(align_corners)
+    if size is None:
+        flow = as_parameter(flow, "flow", (None, None, None, 2), "(N, H, W, 2)")
+        n, h_in, w_in = flow.shape[:3]
+    else:
+        n, _, h_in, w_in = check_size(size)
+        flow = as_parameter(flow, "flow", (n, None, None, 2), f"(N, H, W, 2) with N = size[0] = {n}")
+    scale = (pixel_scale(w_in, align_corners), pixel_scale(h_in, align_corners))
+    return DisplacementGrid.apply(flow, scale=scale, align_corners=align_corners)
