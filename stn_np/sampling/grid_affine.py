@@ -6,6 +6,8 @@ the op returns the source points ``(x_s, y_s)`` as a grid (N, H, W, 2), and ``g`
 upstream gradient dL/dgrid of the same shape.
 """
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -14,33 +16,39 @@ from .grid_common import as_parameter, base_points, check_align_corners, check_s
 __all__ = ["AffineGrid", "AttentionGrid", "affine_grid", "attention_grid"]
 
 
+@lru_cache(maxsize=64)
+def _homogeneous_points(height, width, align_corners, dtype):
+    """The target points as rows (x_t, y_t, 1) of a read-only (3, P) array."""
+    points = base_points(height, width, align_corners, dtype)
+    homogeneous = np.concatenate([points.T, np.ones((1, len(points)), dtype=dtype)])
+    homogeneous.setflags(write=False)
+    return homogeneous
+
+
 class AffineGrid(Function):
     """grid = [x_t, y_t, 1] @ theta^T per point, i.e. with theta = [A | t] (A 2x2, t of length 2):
 
         (x_s, y_s) = A (x_t, y_t) + t
 
-    Backward, summing over the P target points p:
+    Backward, with p~ = (x_t, y_t, 1) and summing over the P target points:
 
-        dL/dA = sum_p g_p p^T        (a 2x2 outer-product sum, ``g^T @ points``)
-        dL/dt = sum_p g_p
+        dL/dtheta = sum_p g_p p~^T      (a 2x3 outer-product sum: dL/dA = sum g p^T, dL/dt = sum g)
     """
 
     @staticmethod
     def forward(ctx, theta, height, width, align_corners):
-        points = base_points(height, width, align_corners, theta.dtype)  # (P, 2)
-        ctx.save_for_backward(points)
-        A, t = theta[:, :, :2], theta[:, :, 2]
-        grid = np.matmul(points, A.transpose(0, 2, 1)) + t[:, None, :]  # (N, P, 2)
+        homogeneous = _homogeneous_points(height, width, align_corners, theta.dtype)  # (3, P)
+        ctx.save_for_backward(homogeneous)
+        grid = np.empty((theta.shape[0], height * width, 2), dtype=theta.dtype)
+        # One batched (2, 3) @ (3, P) product written straight into the (N, P, 2) layout.
+        np.matmul(theta, homogeneous, out=grid.transpose(0, 2, 1))
         return grid.reshape(theta.shape[0], height, width, 2)
 
     @staticmethod
     def backward(ctx, g):
-        (points,) = ctx.saved_arrays
+        (homogeneous,) = ctx.saved_arrays
         g = g.reshape(g.shape[0], -1, 2)  # (N, P, 2)
-        grad = np.empty((g.shape[0], 2, 3), dtype=g.dtype)
-        grad[:, :, :2] = np.matmul(g.transpose(0, 2, 1), points)
-        grad[:, :, 2] = g.sum(axis=1)
-        return grad
+        return np.matmul(g.transpose(0, 2, 1), homogeneous.T)  # (N, 2, P) @ (P, 3)
 
 
 class AttentionGrid(Function):
