@@ -73,10 +73,11 @@ class AttentionGrid(Function):
     @staticmethod
     def backward(ctx, g):
         (points,) = ctx.saved_arrays
-        g = g.reshape(g.shape[0], -1, 2)
-        grad = np.empty((g.shape[0], 3), dtype=g.dtype)
-        grad[:, 0] = (g * points).sum(axis=(1, 2))
-        grad[:, 1:] = g.sum(axis=1)
+        n = g.shape[0]
+        grad = np.empty((n, 3), dtype=g.dtype)
+        # Both sums over the points as BLAS products: a strided g.sum(axis=1) is ~20x slower.
+        grad[:, 0] = g.reshape(n, -1) @ points.reshape(-1)
+        grad[:, 1:] = np.ones(len(points), dtype=g.dtype) @ g.reshape(n, -1, 2)
         return grad
 
 
