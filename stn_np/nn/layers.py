@@ -1,0 +1,189 @@
+"""Layers: thin modules holding parameters and options around the ops of ``stn_np.functional``.
+
+Every layer with weights takes ``dtype`` (float32 by default, the training precision; use
+float64 for gradient checks) and ``rng`` (the global generator of :mod:`stn_np.rng` when
+omitted) and starts from PyTorch's default initialisation (see :mod:`stn_np.nn.init`).
+"""
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd.tensor import Tensor
+from ..ops._validate import as_pair
+from ..rng import resolve_rng
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Dropout", "Dropout2d", "Flatten"]
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    return int(value)
+
+
+def _float_dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype: expected a floating-point dtype, got {dtype}")
+    return dtype
+
+
+class Conv2d(Module):
+    """2-D convolution layer: ``F.conv2d(x, weight, bias, stride, padding)``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size : int or (int, int)
+        Kernel size (kh, kw).
+    stride, padding : int or (int, int)
+        As in :func:`stn_np.functional.conv2d`.
+    bias : bool
+        Add a learned bias per output channel.
+    dtype : dtype
+        Parameter dtype (float32 by default).
+    rng : numpy.random.Generator, optional
+        Generator for the initial weights.
+
+    Attributes
+    ----------
+    weight : Parameter
+        Shape (out_channels, in_channels, kh, kw).
+    bias : Parameter or None
+        Shape (out_channels,).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 dtype=np.float32, rng=None):
+        super().__init__()
+        self.in_channels = _positive_int(in_channels, "in_channels")
+        self.out_channels = _positive_int(out_channels, "out_channels")
+        self.kernel_size = as_pair(kernel_size, "kernel_size", minimum=1)
+        self.stride = as_pair(stride, "stride", minimum=1)
+        self.padding = as_pair(padding, "padding", minimum=0)
+        dtype = _float_dtype(dtype)
+        self.weight = Parameter(np.empty((out_channels, in_channels) + self.kernel_size, dtype=dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+        init.default_init_(self.weight, self.bias, resolve_rng(rng))
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class Linear(Module):
+    """Affine layer ``y = x W^T + b`` on the last axis (W of shape (out_features, in_features)).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the input's last axis and of the output's.
+    bias : bool
+        Add a learned bias.
+    dtype : dtype
+        Parameter dtype (float32 by default).
+    rng : numpy.random.Generator, optional
+        Generator for the initial weights.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
+        super().__init__()
+        self.in_features = _positive_int(in_features, "in_features")
+        self.out_features = _positive_int(out_features, "out_features")
+        dtype = _float_dtype(dtype)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        init.default_init_(self.weight, self.bias, resolve_rng(rng))
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class _Pool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = as_pair(kernel_size, "kernel_size", minimum=1)
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride", minimum=1)
+        self.padding = as_pair(padding, "padding", minimum=0)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling layer (``F.max_pool2d``); ``stride`` defaults to ``kernel_size``."""
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling layer (``F.avg_pool2d``, padding counted); ``stride`` defaults to ``kernel_size``."""
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class ReLU(Module):
+    """Elementwise ``max(x, 0)``."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class _DropoutBase(Module):
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 <= p <= 1:
+            raise ValueError(f"p: expected a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = None if rng is None else resolve_rng(rng)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Dropout(_DropoutBase):
+    """Inverted dropout of single elements while ``training``; the identity in ``eval()`` mode.
+
+    ``rng`` fixes the generator of the masks; by default each call draws from the global one.
+    """
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training, self.rng)
+
+
+class Dropout2d(_DropoutBase):
+    """Inverted dropout of whole channels of NCHW inputs while ``training``; identity in ``eval()``."""
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training, self.rng)
+
+
+class Flatten(Module):
+    """Merge axes ``start_dim..end_dim`` into one (default: everything but the batch axis)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        shape = x.shape
+        start, end = self.start_dim % len(shape), self.end_dim % len(shape)
+        if start > end:
+            raise ValueError(f"start_dim: {self.start_dim} comes after end_dim {self.end_dim} for shape {shape}")
+        merged = int(np.prod(shape[start:end + 1]))
+        return x.reshape(shape[:start] + (merged,) + shape[end + 1:])
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

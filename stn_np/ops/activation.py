@@ -1,0 +1,65 @@
+"""Activations for layers: ReLU (the core op) and a numerically stable log-softmax."""
+
+import numpy as np
+
+from ..autograd.function import Function
+from .elementwise import ReLU
+from ._validate import check_float_dtype, shape_of
+
+__all__ = ["LogSoftmax", "log_softmax", "relu"]
+
+
+class LogSoftmax(Function):
+    """z_i = x_i - log sum_j exp(x_j)  along ``axis``;  dL/dx_i = g_i - softmax(x)_i sum_j g_j.
+
+    Evaluated as ``(x - m) - log sum_j exp(x_j - m)`` with ``m = max_j x_j``, so no exponential
+    overflows and the largest term of the sum is exactly 1. The softmax ``exp(z)`` is kept for
+    the backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        shifted = x - x.max(axis=axis, keepdims=True)
+        z = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(np.exp(z))
+        ctx.axis = axis
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        (p,) = ctx.saved_arrays
+        return g - p * g.sum(axis=ctx.axis, keepdims=True)
+
+
+def relu(x):
+    """Elementwise ``max(x, 0)`` (the core ``ReLU`` op; subgradient 0 at 0)."""
+    return ReLU.apply(x)
+
+
+def log_softmax(x, axis=-1):
+    """Logarithm of the softmax of ``x`` along ``axis``, computed stably.
+
+    Parameters
+    ----------
+    x : Tensor or ndarray
+        Floating-point scores, at least 1-D.
+    axis : int
+        The axis normalised over (the classes).
+
+    Returns
+    -------
+    Tensor
+        Same shape as ``x``; ``exp`` of it sums to 1 along ``axis``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stn_np.functional import log_softmax
+    >>> np.exp(log_softmax(np.array([1000.0, 1000.0])).numpy())
+    array([0.5, 0.5])
+    """
+    shape = shape_of(x)
+    check_float_dtype(x, "x")
+    if not isinstance(axis, (int, np.integer)) or not -len(shape) <= axis < max(len(shape), 1) or not shape:
+        raise ValueError(f"axis: expected an axis of x with shape {shape}, got {axis!r}")
+    return LogSoftmax.apply(x, axis=int(axis))

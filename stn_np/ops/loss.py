@@ -1,0 +1,161 @@
+"""Losses: cross-entropy on logits, negative log-likelihood, mean squared error.
+
+Each reduces the per-sample (or per-element) losses ``l`` by ``reduction``: "mean" (the
+default), "sum" or "none". The backward scales by the upstream gradient ``g`` accordingly:
+``g / n`` for "mean", ``g`` for "sum", ``g[i]`` per sample for "none".
+"""
+
+import numpy as np
+
+from ..autograd.function import Function
+from ._validate import check_float_dtype, check_ndim, check_target, shape_of
+
+__all__ = ["CrossEntropy", "NLLLoss", "MSELoss", "cross_entropy", "nll_loss", "mse_loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(losses, reduction):
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _upstream(g, reduction, n):
+    """The upstream gradient of each of the ``n`` unreduced losses (a scalar unless "none")."""
+    return g / n if reduction == "mean" else g
+
+
+class CrossEntropy(Function):
+    """l_i = -log softmax(x_i)[t_i] = log sum_c exp(x_ic) - x_{i t_i}  for logits x (N, C).
+
+    dL/dx_ic = g_i (softmax(x_i)_c - [c == t_i]): the softmax minus the one-hot target, one
+    fused op instead of log-softmax followed by a gather.
+    """
+
+    @staticmethod
+    def forward(ctx, x, target=None, reduction="mean"):
+        shifted = x - x.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        rows = np.arange(x.shape[0])
+        ctx.save_for_backward(np.exp(log_p))
+        ctx.target, ctx.reduction = target, reduction
+        return _reduce(-log_p[rows, target], reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (p,) = ctx.saved_arrays
+        grad = p.copy()
+        grad[np.arange(p.shape[0]), ctx.target] -= 1
+        scale = _upstream(g, ctx.reduction, p.shape[0])
+        return grad * (scale[:, None] if ctx.reduction == "none" else scale)
+
+
+class NLLLoss(Function):
+    """l_i = -y_{i t_i}  for log-probabilities y (N, C);  dL/dy_ic = -g_i [c == t_i]."""
+
+    @staticmethod
+    def forward(ctx, y, target=None, reduction="mean"):
+        ctx.target, ctx.reduction, ctx.shape = target, reduction, y.shape
+        return _reduce(-y[np.arange(y.shape[0]), target], reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = ctx.shape[0]
+        grad = np.zeros(ctx.shape, dtype=g.dtype)
+        grad[np.arange(n), ctx.target] = -np.broadcast_to(_upstream(g, ctx.reduction, n), (n,))
+        return grad
+
+
+class MSELoss(Function):
+    """l = (x - y)**2 elementwise;  dL/dx = 2 (x - y) g_l,  dL/dy = -dL/dx."""
+
+    @staticmethod
+    def forward(ctx, x, y, reduction="mean"):
+        diff = x - y
+        ctx.save_for_backward(diff)
+        ctx.reduction = reduction
+        return _reduce(diff * diff, reduction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (diff,) = ctx.saved_arrays
+        gx = diff * (2 * _upstream(g, ctx.reduction, diff.size))
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_scores(scores, target, name):
+    shape = check_ndim(scores, 2, name, "(N, C)")
+    check_float_dtype(scores, name)
+    if shape[1] < 1:
+        raise ValueError(f"{name}: expected at least one class, got shape {shape}")
+    return check_target(target, shape[0], shape[1])
+
+
+def cross_entropy(logits, target, reduction="mean"):
+    """Softmax cross-entropy between ``logits`` (N, C) and integer class ``target`` (N,).
+
+    Parameters
+    ----------
+    logits : Tensor or ndarray
+        Unnormalised scores, shape (N, C).
+    target : ndarray or Tensor of ints
+        Class indices in [0, C), shape (N,); not differentiated.
+    reduction : {"mean", "sum", "none"}
+        How the N per-sample losses are combined.
+
+    Returns
+    -------
+    Tensor
+        A scalar, or shape (N,) for ``reduction="none"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stn_np.functional import cross_entropy
+    >>> round(cross_entropy(np.zeros((2, 4)), np.array([0, 3])).item(), 6) == round(np.log(4), 6)
+    True
+    """
+    _check_reduction(reduction)
+    target = _check_scores(logits, target, "logits")
+    return CrossEntropy.apply(logits, target=target, reduction=reduction)
+
+
+def nll_loss(log_probs, target, reduction="mean"):
+    """Negative log-likelihood of integer ``target`` (N,) under ``log_probs`` (N, C).
+
+    Use with :func:`~stn_np.functional.log_softmax`; ``nll_loss(log_softmax(x), t)`` equals
+    ``cross_entropy(x, t)``. Parameters and result as for :func:`cross_entropy`.
+    """
+    _check_reduction(reduction)
+    target = _check_scores(log_probs, target, "log_probs")
+    return NLLLoss.apply(log_probs, target=target, reduction=reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error ``(input - target)**2``, reduced by ``reduction``.
+
+    Parameters
+    ----------
+    input, target : Tensor or ndarray
+        Same shape, same floating dtype; both are differentiated when they require grad.
+    reduction : {"mean", "sum", "none"}
+        "none" returns the elementwise squares.
+
+    Returns
+    -------
+    Tensor
+    """
+    _check_reduction(reduction)
+    check_float_dtype(input, "input")
+    check_float_dtype(target, "target")
+    if shape_of(input) != shape_of(target):
+        raise ValueError(f"target: expected the shape of input {shape_of(input)}, got {shape_of(target)}")
+    return MSELoss.apply(input, target, reduction=reduction)
