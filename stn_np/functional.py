@@ -22,3 +22,9 @@ from .sampling.grids import (
 )
 
 # -- layers and losses (stn_np.nn)
+from .ops.activation import log_softmax, relu
+from .ops.conv import conv2d
+from .ops.dropout import dropout, dropout2d
+from .ops.linear import linear
+from .ops.loss import cross_entropy, mse_loss, nll_loss
+from .ops.pool import avg_pool2d, max_pool2d
