@@ -12,14 +12,20 @@ and of the parameters. Prints medians of several repeats, then the same for PyTo
 (``torch.set_num_threads(2)``) and the ratio when torch is importable. stn_np is timed first and
 torch only imported afterwards, so the two thread pools never compete inside one process.
 
-Usage: python benchmarks/bench_layers.py [--repeats 15]
+Two switches show where time goes besides arithmetic (both must act before NumPy loads):
+``--blas-threads N`` sets OPENBLAS_NUM_THREADS (NumPy's BLAS), and ``--keep-heap`` asks glibc
+(``mallopt``) to serve large arrays from a heap it never trims, so the multi-megabyte im2col
+buffers freed by one step are reused by the next instead of being returned to the OS and
+page-faulted in again (that costs about half of conv1's time on a small VM).
+
+Usage: python benchmarks/bench_layers.py [--repeats 15] [--blas-threads N] [--keep-heap]
 """
 
 import argparse
+import os
 import statistics
+import sys
 import time
-
-import numpy as np
 
 BATCH = 64
 WORKLOADS = [
@@ -30,6 +36,18 @@ WORKLOADS = [
     ("max_pool2d k2 20x15x15", (BATCH, 20, 15, 15), "pool", dict(k=2)),
     ("linear 320->50", (BATCH, 320), "linear", dict(out=50)),
 ]
+
+
+def keep_heap():
+    """Raise glibc's mmap and trim thresholds to 1 GiB (Linux only; a no-op elsewhere)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
 
 
 def median_ms(fn, repeats):
@@ -99,7 +117,18 @@ def time_torch(repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--blas-threads", type=int, default=None)
+    parser.add_argument("--keep-heap", action="store_true")
     args = parser.parse_args()
+    if args.blas_threads is not None:
+        if "numpy" in sys.modules:
+            raise RuntimeError("--blas-threads must be applied before NumPy is imported")
+        os.environ["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)  # NumPy's BLAS only, not torch's OpenMP
+    if args.keep_heap:
+        print(f"keep-heap: {'on' if keep_heap() else 'unavailable'}")
+    global np
+    import numpy as np
+
     ours = time_stn(args.repeats)
     try:
         theirs = time_torch(args.repeats)
