@@ -39,7 +39,7 @@ def _offsets(kernel, stride, out_hw):
                                slice(v, v + sw * (wo - 1) + 1, sw))
 
 
-def _tiles(x_shape, kernel, stride, padding):
+def _tiles(kernel, stride, padding):
     """True when windows tile the input without overlap or padding (the reshape fast path)."""
     return kernel == stride and padding == (0, 0)
 
@@ -48,7 +48,7 @@ def _scatter(parts, x_shape, kernel, stride, padding, out_hw):
     """Sum per-offset gradients ``parts(k)`` (output-shaped) back into the input's shape."""
     (ph, pw), (n, c, h, w) = padding, x_shape
     first = parts(0)
-    if _tiles(x_shape, kernel, stride, padding):
+    if _tiles(kernel, stride, padding):
         # windows tile the input: view it as (N, C, Ho, kh, Wo, kw) and assign each offset once
         (kh, kw), (ho, wo) = kernel, out_hw
         tiled = np.empty((n, c, ho, kh, wo, kw), dtype=first.dtype)
