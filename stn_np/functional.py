@@ -9,6 +9,7 @@ module named here.
 from .sampling.coords import identity_grid, normalized_to_pixel, pixel_to_normalized
 
 # -- samplers (stn_np.sampling)
+from .sampling.grid_sample import grid_sample
 
 # -- grid generators (stn_np.sampling.grids)
 from .sampling.grids import (

@@ -1,0 +1,167 @@
+r"""The fast differentiable sampler: ``grid_sample`` as one sparse product forward and backward.
+
+The math is the paper's (see :mod:`stn_np.sampling.kernels`); the mechanism is the sparse
+operator ``S`` of :mod:`stn_np.sampling.matrix`, built from each kernel's taps and weights
+(:meth:`Kernel.taps`) and the padding's tap-to-pixel map (:mod:`stn_np.sampling.padding`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function, is_grad_enabled
+from .kernels import BILINEAR, KERNELS
+from .matrix import build_operator
+from .padding import frame_image, unframe_gradient
+from .validation import check_padding, check_sampler_inputs
+
+__all__ = ["GridSample", "grid_sample"]
+
+
+class GridSample(Function):
+    r"""``V = grid_sample(U, grid)`` with a kernel ``k`` and a padding mode, as a sparse operator.
+
+    Forward: ``x_i = unnormalise(grid_i,x)``, ``y_i = unnormalise(grid_i,y)`` in pixel units, then::
+
+        V_i^c = sum_n sum_m U_pad(n, m)^c k(x_i - m) k(y_i - n) = (S X^c)_i
+
+    where ``X`` is the image with a frame of ``U_pad`` around it (``padding.frame_image``) and
+    ``S`` (one row per output point, ``ntaps**2`` entries a row) holds the kernel weights. All
+    channels go through one sparse product ``S @ X``, ``X`` laid out (pixels, channels).
+
+    Backward, with ``g`` the upstream gradient ``dL/dV``::
+
+        dL/dX^c   = S^T g^c                                   (the adjoint of sampling)
+        dL/dU     = frame pixels' gradients added onto the pixels they copy (adjoint of framing)
+        dL/dx_i   = sum_c g_i^c sum_{n,m} U_pad(n,m)^c k'(x_i - m) k(y_i - n) = sum_c g_i^c (S_x U^c)_i
+        dL/dgrid_i,x = dL/dx_i * dx_i/dgrid_i,x               (W/2, or (W-1)/2 with align_corners)
+
+    ``S_x`` has ``S``'s sparsity with ``k'`` in place of ``k`` along x and the chain-rule
+    factor folded in (zero where padding clipped the position); ``y`` alike. Inputs: U
+    (N, C, H, W), grid (N, H_out, W_out, 2); keyword constants ``kernel``, ``padding_mode``,
+    ``align_corners``.
+    """
+
+    @staticmethod
+    def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False):
+        N, C, H, W = U.shape
+        _, Ho, Wo, _ = grid.shape
+        position_derivatives = is_grad_enabled() and ctx.needs_input_grad[1] and kernel.has_position_gradient
+        op = build_operator(grid, H, W, kernel, padding_mode, align_corners, position_derivatives)
+        X = frame_image(U, op.frame, padding_mode, align_corners)
+        Y = op.S @ X  # (N*Ho*Wo, C)
+        ctx.op, ctx.grid_shape, ctx.image_shape = op, grid.shape, U.shape
+        ctx.padding = padding_mode, align_corners
+        if position_derivatives:
+            ctx.save_for_backward(X)
+        return Y.reshape(N, Ho * Wo, C).transpose(0, 2, 1).reshape(N, C, Ho, Wo)
+
+    @staticmethod
+    def backward(ctx, g):
+        N, C, H, W = ctx.image_shape
+        op = ctx.op
+        G = g.reshape(N, C, -1).transpose(0, 2, 1).reshape(-1, C)  # (N*Ho*Wo, C)
+        gU = ggrid = None
+        if ctx.needs_input_grad[0]:
+            gU = unframe_gradient(op.S.T @ G, ctx.image_shape, op.frame, *ctx.padding)
+        if ctx.needs_input_grad[1]:
+            if op.Sx is None:  # nearest: the sample is piecewise constant in the position
+                ggrid = np.zeros(ctx.grid_shape, dtype=g.dtype)
+            else:
+                (X,) = ctx.saved_arrays
+                ggrid = np.empty(ctx.grid_shape, dtype=g.dtype)
+                ggrid[..., 0] = np.einsum("pc,pc->p", G, op.Sx @ X).reshape(ctx.grid_shape[:3])
+                ggrid[..., 1] = np.einsum("pc,pc->p", G, op.Sy @ X).reshape(ctx.grid_shape[:3])
+        return gU, ggrid
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
+    r"""Sample images at the points of a grid, differentiably (PyTorch's ``grid_sample`` contract).
+
+    The paper's sampler (Jaderberg et al. 2015, eq. 3)::
+
+        V_i^c = sum_n sum_m U_nm^c k(x_i^s - m) k(y_i^s - n)
+
+    where ``U`` is the input, ``(x_i^s, y_i^s)`` the i-th grid point in pixel units and ``k``
+    the kernel chosen by ``mode``. The grid holds normalised coordinates ``c`` in [-1, 1]
+    (x along the width, y along the height), unnormalised to pixels as::
+
+        x^s = ((c_x + 1) W - 1) / 2      (align_corners=False: -1, +1 are the image's outer edges)
+        x^s = (c_x + 1) (W - 1) / 2      (align_corners=True: -1, +1 are the corner pixel centres)
+
+    and alike for y with H. Outside the image the sum reads the padded image ``U_pad``:
+    0 (``zeros``), the nearest edge pixel (``border``) or the image mirrored at its edges,
+    repeated (``reflection``) — see :func:`stn_np.sampling.reference_sample` for why this equals
+    PyTorch's clipping and reflecting of coordinates.
+
+    Gradients (hand-derived; ``g`` = dL/dV)::
+
+        dL/dU   = S^T g,  S the sparse sampling operator with S_{i,(n,m)} = k(x_i^s - m) k(y_i^s - n)
+        dL/dx^s_i = sum_c g_i^c sum_{n,m} U_pad(n,m)^c k'(x_i^s - m) k(y_i^s - n)
+        dL/dgrid_x = dL/dx^s * W/2   (or (W-1)/2 with align_corners; y alike)
+
+    Through padding: ``border`` clips, so beyond the edge the sample is constant and its
+    position gradient 0; ``reflection`` mirrors, so each reflection flips the gradient's sign.
+    Both fall out of differentiating ``U_pad`` interpolated at the raw position.
+
+    Parameters
+    ----------
+    input : Tensor or ndarray, shape (N, C, H, W)
+        float32 or float64; any N, C, H, W >= 1.
+    grid : Tensor or ndarray, shape (N, H_out, W_out, 2)
+        Same dtype as ``input``; last axis (x, y). A positive x translation of the grid moves
+        the content left.
+    mode : {"bilinear", "nearest", "bicubic"}
+        ``bilinear``: ``k(d) = max(0, 1 - |d|)``, ``k'(d) = -sign(d)`` (taking the derivative from
+        the right at the kinks, as PyTorch does, so a point exactly on a pixel still has a
+        gradient). ``nearest``: the paper's integer kernel, ``V = U at floor(x^s + 0.5)``; exact
+        half-pixel ties round *up* (PyTorch rounds them to even: the one deliberate
+        difference). Its grid gradient is zero: the integer kernel is piecewise constant in the
+        position, which is why the paper trains with bilinear sampling; the input gradient is
+        the usual ``S^T g``. ``bicubic``: Keys' cubic convolution with A = -0.75 over 4 x 4
+        taps, each tap padded separately, exactly as PyTorch does.
+    padding_mode : {"zeros", "border", "reflection"}
+    align_corners : bool
+
+    Returns
+    -------
+    Tensor, shape (N, C, H_out, W_out), the input's dtype
+        Equal to PyTorch 2.x's ``torch.nn.functional.grid_sample`` in values and in both
+        gradients (apart from the ``nearest`` ties above).
+
+    Notes
+    -----
+    Non-finite grid points have a defined result. NaN (in x or y) samples 0 with zero
+    gradient for the input and the grid. +-inf is "far outside": 0 for ``zeros``, the edge
+    pixel for ``border`` (its limit), and 0 for ``reflection`` (a mirrored image has no limit
+    at infinity); the grid gradient there is 0. Huge finite coordinates (1e6, 1e300) behave as
+    their padding mode says. Non-finite *image* values reach only the samples whose taps read
+    them. Cost: one sparse product with ``ntaps**2`` non-zeros per output point forward and
+    one (plus two for the grid gradient) backward; no dense (output x input) array is made.
+
+    Raises
+    ------
+    ValueError
+        For wrong shapes (naming the argument and the expected shape), an unknown ``mode`` or
+        ``padding_mode``.
+    TypeError
+        For dtypes other than float32/float64, or an input and grid of different dtypes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stn_np.sampling import identity_grid
+    >>> U = np.arange(12.0).reshape(1, 1, 3, 4)
+    >>> grid = identity_grid(3, 4)[None]
+    >>> bool(np.allclose(grid_sample(U, grid).data, U))
+    True
+    >>> grid[..., 0] += 2 / 4     # shift the sampling grid right by one pixel: content moves left
+    >>> grid_sample(U, grid).data[0, 0, 0]
+    array([1., 2., 3., 0.])
+    """
+    if mode not in KERNELS:
+        raise ValueError(f"grid_sample: mode must be one of {', '.join(map(repr, KERNELS))}, got {mode!r}")
+    check_padding(padding_mode, align_corners, "grid_sample")
+    input, grid = check_sampler_inputs(input, grid, "grid_sample")
+    return GridSample.apply(input, grid, kernel=KERNELS[mode], padding_mode=padding_mode,
+                            align_corners=bool(align_corners))

@@ -1,0 +1,244 @@
+"""Padding: what the image holds outside its pixels, and how the fast sampler realises it.
+
+Every sampler here reads the *padded, infinitely extended* image ``U_pad``: for integer
+pixel positions ``m`` (along one axis of ``S`` pixels) inside the image ``U_pad(m) = U(m)``;
+outside, the padding mode defines it:
+
+``zeros``
+    ``U_pad(m) = 0``.
+``border``
+    ``U_pad(m) = U(clip(m, 0, S - 1))``: the edge pixel repeats.
+``reflection``
+    ``U_pad`` mirrors the image at two mirror lines and so repeats with period ``2 S`` when
+    ``align_corners=False`` (mirror lines at the image edges -0.5 and S - 0.5:
+    ``U_pad(-1) = U(0)``) and period ``2 (S - 1)`` when ``align_corners=True`` (mirror lines
+    through the corner pixel centres 0 and S - 1: ``U_pad(-1) = U(1)``). A one-pixel axis
+    with ``align_corners=True`` is constant.
+
+The fast sampler never needs more of ``U_pad`` than a thin *frame* around the image:
+
+1. :func:`fold_coordinates` moves each sample position to an equivalent one near the image.
+   Beyond the kernel's reach ``U_pad`` is constant (``border``) or zero (``zeros``), so
+   positions farther out are clipped; ``U_pad`` is symmetric about each mirror line, so a
+   ``reflection`` position is mirrored into the image (its derivative flips sign each time).
+2. :func:`frame_image` copies the image into a buffer with a frame of ``frame_width`` pixels
+   holding ``U_pad`` (it is :func:`numpy.pad` with the matching mode), laid out
+   (pixels, channels) for the sparse product; every tap then reads the buffer directly.
+3. :func:`unframe_gradient` is the adjoint of framing: a gradient on the framed buffer is
+   summed back onto the pixels the frame copied.
+
+:func:`pad_index` is the map behind all three: which pixel ``U_pad(m)`` reads.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["PADDING_MODES", "reflection_period", "pad_index", "fold_coordinates", "frame_width",
+           "frame_image", "unframe_gradient"]
+
+PADDING_MODES = ("zeros", "border", "reflection")
+
+
+def reflection_period(size, align_corners):
+    """Period of the reflected image along an axis of ``size`` pixels (0 for a constant axis)."""
+    if align_corners:
+        return 2 * (size - 1)
+    return 2 * size
+
+
+def pad_index(m, size, padding_mode, align_corners):
+    """Map integer positions ``m`` to the pixels that ``U_pad(m)`` reads.
+
+    Parameters
+    ----------
+    m : ndarray of int
+        Integer pixel positions, any shape, any range.
+    size : int
+        Number of pixels along the axis.
+    padding_mode : {"zeros", "border", "reflection"}
+    align_corners : bool
+        Chooses the mirror lines of ``reflection`` (see the module docstring).
+
+    Returns
+    -------
+    index : ndarray of int
+        A pixel in ``[0, size)`` for every position.
+    inside : ndarray of bool or None
+        For ``zeros``, where the position is a real pixel (``U_pad(m) = inside * U(index)``);
+        None for the other modes, where every position reads a pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pad_index(np.arange(-3, 6), 3, "reflection", False)[0]
+    array([2, 1, 0, 0, 1, 2, 2, 1, 0])
+    >>> pad_index(np.arange(-3, 6), 3, "reflection", True)[0]
+    array([1, 2, 1, 0, 1, 2, 1, 0, 1])
+    >>> pad_index(np.arange(-2, 4), 2, "border", False)[0]
+    array([0, 0, 0, 1, 1, 1])
+    """
+    if padding_mode == "zeros":
+        inside = (m >= 0) & (m < size)
+        return np.where(inside, m, 0), inside
+    if padding_mode == "border":
+        return np.minimum(np.maximum(m, 0), size - 1), None
+    period = reflection_period(size, align_corners)
+    if period == 0:
+        return np.zeros_like(m), None
+    r = np.mod(m, period)
+    mirror = period - 1 - r if not align_corners else period - r
+    return np.where(r < size, r, mirror), None
+
+
+def fold_coordinates(pixel, size, radius, padding_mode, align_corners):
+    """Move sample positions to equivalent ones near the image; settle NaN and inf.
+
+    ``zeros`` and ``border``: positions are clipped to ``[-R - 1, S + R]`` (``R`` the kernel's
+    reach, ``ceil(radius)``). Farther out every tap reads zeros, or the edge, so the sample
+    is unchanged (for kernels that sum to one over integer shifts, as the built-in ones do)
+    and its gradient is zero: the slope of the clip.
+
+    ``reflection``: ``U_pad`` is symmetric about each mirror line ``L`` and the kernel is
+    even, so ``V(x) = V(2 L - x)``; positions are reduced modulo the period and mirrored into
+    the stretch between the two lines, with slope -1 where mirrored.
+
+    Non-finite positions: NaN is *dead* (it samples 0 and gets zero gradient) in every mode;
+    +-inf is far outside, so it samples 0 for ``zeros``, the edge for ``border``, and is dead
+    for ``reflection``, whose mirrored image has no limit at infinity.
+
+    Parameters
+    ----------
+    pixel : ndarray
+        Sample positions in pixel units (float32 or float64).
+    size : int
+        Pixels along the axis.
+    radius : float
+        Support radius of the kernel: ``k(d) = 0`` for ``|d| >= radius``.
+    padding_mode : {"zeros", "border", "reflection"}
+    align_corners : bool
+        Chooses the mirror lines.
+
+    Returns
+    -------
+    pixel : ndarray
+        Finite positions within the frame's reach, same dtype, sampling the same value.
+    live : ndarray of bool or None
+        False for dead points, whose taps must read nothing; None when every point is live.
+    slope : ndarray or None
+        d(returned pixel)/d(input pixel), same dtype: +-1, or 0 where clipped or dead; None
+        where it may be taken as 1 everywhere (with zeros padding a clipped position's taps
+        read only the zero frame, so its gradient is 0 without a slope).
+    """
+    dtype = pixel.dtype
+    # min and max tell at once whether anything needs doing (NaN makes both NaN)
+    lowest, highest = pixel.min(), pixel.max()
+    live = None
+    if not (np.isfinite(lowest) and np.isfinite(highest)):
+        live = ~np.isnan(pixel)
+        if padding_mode == "reflection":
+            live &= np.isfinite(pixel)
+        pixel = np.where(live, pixel, dtype.type(0))
+    if padding_mode == "reflection":
+        return _mirror(pixel, size, align_corners, live, lowest, highest)
+    reach = math.ceil(radius) + 1
+    low, high = -reach, size - 1 + reach
+    if live is None and low <= lowest and highest <= high:
+        return pixel, None, None
+    slope = None
+    if padding_mode == "border" or live is not None:
+        slope = (pixel >= low) & (pixel <= high)
+        if live is not None:
+            slope &= live
+        slope = slope.astype(dtype)
+    return np.minimum(np.maximum(pixel, dtype.type(low)), dtype.type(high)), live, slope
+
+
+def _mirror(pixel, size, align_corners, live, lowest, highest):
+    """Reflection's fold: mirror positions into [first line, second line] (see fold_coordinates)."""
+    dtype = pixel.dtype
+    period = reflection_period(size, align_corners)
+    if period == 0:  # a one-pixel axis with align_corners: every position is the pixel
+        slope = None if live is None else live.astype(dtype)
+        return np.zeros_like(pixel), live, slope
+    first_line = 0 if align_corners else -0.5
+    second_line = first_line + period / 2
+    if live is None and first_line <= lowest and highest <= second_line:
+        return pixel, None, None
+    # distance past the first line, reduced to one period; its second half is the mirror image
+    r = np.mod(pixel - dtype.type(first_line), dtype.type(period))
+    mirrored = r > period / 2
+    r = np.where(mirrored, dtype.type(period) - r, r)
+    slope = np.where(mirrored, dtype.type(-1), dtype.type(1))
+    if live is not None:
+        slope *= live
+    return r + dtype.type(first_line), live, slope
+
+
+def frame_width(radius, padding_mode):
+    """Pixels of ``U_pad`` needed around the image for the taps of folded positions.
+
+    A folded position lies in ``[-R - 1, S + R]`` (zeros, border; ``R = ceil(radius)``),
+    whose taps reach ``2 R + 1`` pixels out, or between the mirror lines (reflection), whose
+    taps reach ``R`` pixels out.
+    """
+    reach = math.ceil(radius)
+    return reach if padding_mode == "reflection" else 2 * reach + 1
+
+
+def _frame_sources(size, frame, padding_mode, align_corners):
+    """Frame positions along one axis of the framed buffer, and the buffer positions they copy."""
+    outside = np.r_[-frame:0, size:size + frame]
+    source, _ = pad_index(outside, size, padding_mode, align_corners)
+    return outside + frame, source + frame
+
+
+def frame_image(U, frame, padding_mode, align_corners):
+    """Copy ``U`` (N, C, H, W) into a framed, channels-last buffer ``X`` for the sparse sampler.
+
+    ``X`` has shape ``(N * (H + 2 frame) * (W + 2 frame) + 1, C)``: row ``(n, a, b)`` holds
+    ``U_pad(a - frame, b - frame)`` of image ``n`` for every channel (the same values as
+    ``numpy.pad`` with the matching mode), and the last row is a zero *sink* for taps that must
+    read nothing.
+    """
+    N, C, H, W = U.shape
+    Hp, Wp = H + 2 * frame, W + 2 * frame
+    X = np.empty((N * Hp * Wp + 1, C), dtype=U.dtype)
+    X[-1] = 0
+    Xp = X[:-1].reshape(N, Hp, Wp, C)
+    inner_rows, inner_cols = slice(frame, frame + H), slice(frame, frame + W)
+    Xp[:, inner_rows, inner_cols] = U.transpose(0, 2, 3, 1)
+    if frame == 0:
+        return X
+    if padding_mode == "zeros":
+        Xp[:, :frame] = 0
+        Xp[:, frame + H:] = 0
+        Xp[:, inner_rows, :frame] = 0
+        Xp[:, inner_rows, frame + W:] = 0
+        return X
+    # columns of the inner rows first, then whole rows (corners come from the framed rows)
+    target, source = _frame_sources(W, frame, padding_mode, align_corners)
+    Xp[:, inner_rows, target] = Xp[:, inner_rows, source]
+    target, source = _frame_sources(H, frame, padding_mode, align_corners)
+    Xp[:, target] = Xp[:, source]
+    return X
+
+
+def unframe_gradient(gX, shape, frame, padding_mode, align_corners):
+    """The adjoint of :func:`frame_image`: a gradient on the framed buffer, summed onto ``U``.
+
+    ``gX`` has the buffer's shape; every frame pixel's gradient is added to the pixel it
+    copied (in reverse order of the copies), the sink's is dropped, and the result is laid
+    out (N, C, H, W) like ``U`` (``shape``).
+    """
+    N, C, H, W = shape
+    Hp, Wp = H + 2 * frame, W + 2 * frame
+    gXp = gX[:-1].reshape(N, Hp, Wp, C)
+    inner_rows, inner_cols = slice(frame, frame + H), slice(frame, frame + W)
+    if frame and padding_mode != "zeros":
+        # one frame row/column at a time: several may copy the same pixel, and all must add up
+        for target, source in zip(*_frame_sources(H, frame, padding_mode, align_corners)):
+            gXp[:, source] += gXp[:, target]
+        for target, source in zip(*_frame_sources(W, frame, padding_mode, align_corners)):
+            gXp[:, inner_rows, source] += gXp[:, inner_rows, target]
+    return np.ascontiguousarray(gXp[:, inner_rows, inner_cols].transpose(0, 3, 1, 2))
