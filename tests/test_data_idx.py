@@ -87,6 +87,7 @@ def test_save_rejects_types_idx_cannot_hold(tmp_path, bad, message):
         (idx_bytes(0x08, [2, 3], bytes(5)), "truncated"),
         (idx_bytes(0x08, [2, 3], bytes(7)), "extra bytes"),
         (idx_bytes(0x0D, [2], bytes(7)), "truncated"),
+        (idx_bytes(0x08, [2**32 - 1] * 3, bytes(8)), "truncated"),
         (b"\x00\x00\x08\x02\x00\x00", "truncated IDX header"),
         (b"\x00\x00", "shorter than the 4-byte magic"),
         (b"", "shorter than the 4-byte magic"),

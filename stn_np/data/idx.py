@@ -15,6 +15,7 @@ apart by the gzip magic bytes ``1f 8b``, never by the file name.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import tempfile
 import zlib
@@ -78,7 +79,7 @@ def parse_idx(payload, path="<bytes>"):
         )
     dims = tuple(int(d) for d in np.frombuffer(payload, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_TYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow on absurd headers
     actual = len(payload) - header_end
     if actual != expected:
         what = "truncated" if actual < expected else "extra bytes after the data"
