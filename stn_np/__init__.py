@@ -17,6 +17,7 @@ from .autograd import (
     numerical_jacobian,
 )
 from .ops.shape import concatenate, stack
+from .rng import manual_seed
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "gradcheck",
     "gradcheck_report",
     "is_grad_enabled",
+    "manual_seed",
     "no_grad",
     "numerical_jacobian",
     "stack",
