@@ -23,6 +23,7 @@ def test_gradcheck_single_op_and_seed(capsys):
 
 def test_gradcheck_failure_exits_one(capsys, monkeypatch):
     from stn_np import Function, checks
+    from stn_np.cli import gradcheck as gradcheck_cli
 
     class Wrong(Function):
         """z = 2x with the wrong backward g."""
@@ -36,7 +37,7 @@ def test_gradcheck_failure_exits_one(capsys, monkeypatch):
             return g
 
     wrong = checks.Case("wrong", Wrong.apply, lambda rng: (rng.standard_normal(3),))
-    monkeypatch.setattr(checks, "get_case", lambda name: wrong)
+    monkeypatch.setattr(gradcheck_cli, "get_case", lambda name: wrong)
     assert main(["gradcheck", "--op", "wrong", "-v"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "0/1 ops passed" in out and "numerical" in out
