@@ -1,6 +1,7 @@
 """The ``stn-np`` command line.
 
-Each sub-command lives in a module of this package exposing ``add_parser(subparsers)``,
+Each sub-command lives in a module of this package (found automatically; modules whose
+name starts with ``_`` are helpers) exposing ``add_parser(subparsers)``,
 which registers its options and sets ``run=function(args) -> exit status``; this module
 only builds the parser and turns errors into one line.
 
@@ -13,13 +14,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pkgutil
 import sys
 
 __all__ = ["main", "build_parser", "UsageError"]
-
-# Sub-command modules, in the order ``stn-np --help`` lists them.
-_COMMANDS = ("gradcheck",)
-
 
 class UsageError(Exception):
     """A bad command line or option value; reported in one line with exit status 2."""
@@ -36,8 +34,9 @@ def build_parser():
     parser = _Parser(prog="stn-np", description="Spatial Transformer Networks in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in _COMMANDS:
-        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}").add_parser(sub)
     return parser
 
 
