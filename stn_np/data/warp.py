@@ -87,8 +87,8 @@ def theta_from_pixel_map(matrix, offset, in_hw, out_hw):
 
 
 #: Images per call of the sampler: its sparse operator is fastest at a few hundred images
-#: (measured: 10k RTS digits take 0.7 s in blocks of 128-256, 1.7 s in blocks of 2000).
-BLOCK = 256
+#: (measured on 2 cores: 20k RTS digits in 0.7 s in blocks of 128, 1.5 s in blocks of 512).
+BLOCK = 128
 
 
 def warp_grid(images, grid):
