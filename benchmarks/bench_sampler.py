@@ -8,7 +8,14 @@ Workloads, float32, a random rotation-scale-translation grid reaching a little o
 
 Prints the median of several repeats in milliseconds, and the ratio to PyTorch with
 ``torch.set_num_threads(2)`` when torch is importable (it is never required).
-Usage: python benchmarks/bench_sampler.py [--repeats 15] [--forward-only]
+
+Most of the arrays here are a few hundred kilobytes, which glibc serves from memory it maps
+fresh (and returns to the system when freed), so on a VM a large part of the small
+workload's time can be first-touch page faults rather than arithmetic. ``--keep-heap`` asks
+glibc (``mallopt``) to keep freed memory for reuse, for both libraries alike, to separate the two.
+glibc raises those thresholds after freeing big blocks, so a workload run after the large one
+(as here) faults less than the same workload alone in a fresh process (``--only C=1``).
+Usage: python benchmarks/bench_sampler.py [--repeats 15] [--forward-only] [--keep-heap] [--only TEXT]
 """
 
 import argparse
@@ -38,6 +45,18 @@ def make_inputs(N, C, H, W, seed=0):
     grid = np.einsum("pj,nij->npi", base, rot * scale[:, None, None]) + rng.uniform(-0.2, 0.2, (N, 1, 2))
     g = rng.standard_normal((N, C, H, W)).astype(np.float32)
     return U, grid.reshape(N, H, W, 2).astype(np.float32), g
+
+
+def keep_heap():
+    """Serve large allocations from a heap that glibc never trims (Linux; False elsewhere)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
 
 
 def median_ms(fn, repeats):
@@ -82,7 +101,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--forward-only", action="store_true")
+    parser.add_argument("--keep-heap", action="store_true", help="keep freed memory mapped (see above)")
+    parser.add_argument("--only", default="", help="run only the workloads whose label contains this text")
     args = parser.parse_args()
+    if args.keep_heap:
+        print(f"keep-heap: {'on' if keep_heap() else 'unavailable'}")
     try:
         import torch
 
@@ -95,6 +118,8 @@ def main():
     print(f"{what}, float32, median of {args.repeats} runs, milliseconds")
     print(f"{'workload':<34}{'stn_np':>10}{'torch':>10}{'ratio':>8}{'target':>8}")
     for label, N, C, H, W, mode, target in WORKLOADS:
+        if args.only not in label:
+            continue
         U, grid, g = make_inputs(N, C, H, W)
         ours = median_ms(stn_np_step(U, grid, g, mode, args.forward_only), args.repeats)
         row = f"{label:<34}{ours:>10.2f}"

@@ -51,7 +51,7 @@ class GridSample(Function):
         X = frame_image(U, op.frame, padding_mode, align_corners)
         Y = op.S @ X  # (N*Ho*Wo, C)
         ctx.op, ctx.grid_shape, ctx.image_shape = op, grid.shape, U.shape
-        ctx.padding = padding_mode, align_corners
+        ctx.padding, ctx.kernel = (padding_mode, align_corners), kernel
         if position_derivatives:
             ctx.save_for_backward(X)
         return Y.reshape(N, Ho * Wo, C).transpose(0, 2, 1).reshape(N, C, Ho, Wo)
@@ -65,13 +65,11 @@ class GridSample(Function):
         if ctx.needs_input_grad[0]:
             gU = unframe_gradient(op.S.T @ G, ctx.image_shape, op.frame, *ctx.padding)
         if ctx.needs_input_grad[1]:
-            if op.Sx is None:  # nearest: the sample is piecewise constant in the position
-                ggrid = np.zeros(ctx.grid_shape, dtype=g.dtype)
-            else:
+            if ctx.kernel.has_position_gradient:
                 (X,) = ctx.saved_arrays
-                ggrid = np.empty(ctx.grid_shape, dtype=g.dtype)
-                ggrid[..., 0] = np.einsum("pc,pc->p", G, op.Sx @ X).reshape(ctx.grid_shape[:3])
-                ggrid[..., 1] = np.einsum("pc,pc->p", G, op.Sy @ X).reshape(ctx.grid_shape[:3])
+                ggrid = op.grid_gradient(X, G).reshape(ctx.grid_shape)
+            else:  # nearest: the sample is piecewise constant in the position
+                ggrid = np.zeros(ctx.grid_shape, dtype=g.dtype)
         return gU, ggrid
 
 

@@ -108,7 +108,7 @@ class Kernel:
         """Integer positions a sample can touch along one axis."""
         return 2 * math.ceil(self.radius)
 
-    def taps(self, x):
+    def taps(self, x, index_dtype=np.int64):
         """The integer positions ``m`` near each ``x`` with ``k(x - m)`` and ``k'(x - m)``.
 
         This is what the fast sampler evaluates instead of the whole sum: only the taps
@@ -119,20 +119,21 @@ class Kernel:
         ----------
         x : ndarray, shape (P,)
             Finite positions in pixel units.
+        index_dtype : dtype
+            Integer type of ``first``.
 
         Returns
         -------
-        first : ndarray, shape (P,), x's dtype
-            Integer-valued: the taps of point ``p`` are ``first[p] + j`` for ``j`` in
-            ``range(ntaps)`` (callers cast it to the integer type they index with).
+        first : ndarray of ``index_dtype``, shape (P,)
+            The taps of point ``p`` are ``first[p] + j`` for ``j`` in ``range(ntaps)``.
         weights, derivatives : ndarray, shape (ntaps, P), x's dtype
             ``k(x - first - j)`` and ``k'(x - first - j)`` (taps first, so that every row is
-            one long contiguous array).
+            one long contiguous array; ``derivatives`` may be a read-only broadcast view).
         """
         reach = math.ceil(self.radius)
         floor = np.floor(x)
         d = x - (floor + np.arange(1 - reach, reach + 1, dtype=x.dtype)[:, None])
-        return floor + (1 - reach), self.k(d), self.dk(d)
+        return floor.astype(index_dtype) + (1 - reach), self.k(d), self.dk(d)
 
 
 class BilinearKernel(Kernel):
@@ -153,16 +154,16 @@ class BilinearKernel(Kernel):
         one = d.dtype.type(1)
         return np.where((d >= 0) & (d < 1), -one, np.where((d >= -1) & (d < 0), one, 0 * one))
 
-    def taps(self, x):
+    def taps(self, x, index_dtype=np.int64):
         # taps floor(x) and floor(x) + 1 at distances t and t - 1, t = x - floor(x) in [0, 1):
-        # k = (1 - t, t), k' = (-1, +1)
-        floor = np.floor(x)
+        # k = (1 - t, t), k' = (-1, +1); written in place, as this runs on every point
         w = np.empty((2,) + x.shape, dtype=x.dtype)
+        floor = np.floor(x, out=w[0])
+        first = floor.astype(index_dtype)
         np.subtract(x, floor, out=w[1])
         np.subtract(1, w[1], out=w[0])
-        dw = np.empty_like(w)
-        dw[0], dw[1] = -1, 1
-        return floor, w, dw
+        dw = np.broadcast_to(np.array([[-1], [1]], dtype=x.dtype), w.shape)
+        return first, w, dw
 
 
 class IntegerKernel(Kernel):
@@ -188,11 +189,11 @@ class IntegerKernel(Kernel):
     def ntaps(self):
         return 1
 
-    def taps(self, x):
+    def taps(self, x, index_dtype=np.int64):
         # One tap with weight exactly 1: evaluating k(x - m) in floating point could lose or
         # double the sample when x - m rounds onto a half-integer.
-        ones = np.ones((1,) + x.shape, dtype=x.dtype)
-        return np.floor(x + 0.5), ones, np.zeros_like(ones)
+        ones = np.broadcast_to(np.ones((1, 1), dtype=x.dtype), (1,) + x.shape)
+        return np.floor(x + 0.5).astype(index_dtype), ones, np.zeros_like(ones)
 
 
 class BicubicKernel(Kernel):
@@ -238,7 +239,7 @@ class BicubicKernel(Kernel):
         a = np.abs(d)
         return np.sign(d) * np.where(a <= 1, self._dinner(a), np.where(a < 2, self._douter(a), np.zeros_like(a)))
 
-    def taps(self, x):
+    def taps(self, x, index_dtype=np.int64):
         # taps floor(x) - 1 .. floor(x) + 2 at distances t + 1, t, -(1 - t), -(2 - t) with
         # t = x - floor(x) in [0, 1): outer, inner, inner, outer pieces, no branches needed
         floor = np.floor(x)
@@ -246,7 +247,7 @@ class BicubicKernel(Kernel):
         s = 1 - t
         w = np.stack([self._outer(t + 1), self._inner(t), self._inner(s), self._outer(s + 1)])
         dw = np.stack([self._douter(t + 1), self._dinner(t), -self._dinner(s), -self._douter(s + 1)])
-        return floor - 1, w, dw
+        return floor.astype(index_dtype) - 1, w, dw
 
 
 BILINEAR = BilinearKernel()

@@ -16,8 +16,6 @@ framing matrix) and hands users ``S`` on the image itself.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -28,21 +26,48 @@ from .validation import check_grid, check_padding, values_of
 __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_matrix"]
 
 
-class SamplingOperator(NamedTuple):
-    """The linear map of one sampling on the framed image, and its derivatives by the grid.
+class SamplingOperator:
+    """The linear map of one sampling on the framed image, and its derivative by the grid.
 
-    ``S`` has shape ``(N * H_out * W_out, N * (H + 2 f) * (W + 2 f) + 1)``, block-diagonal
-    over the batch: its columns are the rows of the framed buffer of
-    :func:`stn_np.sampling.padding.frame_image` (frame ``f = frame``), the last one the zero
-    sink that dead (NaN) points read. ``Sx``/``Sy`` (or None) share its sparsity and hold
-    ``k'(x - m) k(y - n) dx/dgrid_x`` and ``k(x - m) k'(y - n) dy/dgrid_y``: the chain rule
-    through unnormalisation and padding is already applied.
+    Attributes
+    ----------
+    S : scipy.sparse.csr_array
+        Shape ``(N * H_out * W_out, N * (H + 2 f) * (W + 2 f) + 1)``, block-diagonal over the
+        batch: its columns are the rows of the framed buffer of
+        :func:`stn_np.sampling.padding.frame_image` (``f = frame``), the last one the zero
+        sink that dead (NaN) points read. Entry ``(p, tap (i, j))`` is
+        ``k(y_p - n_i) k(x_p - m_j)``.
+    frame : int
+        Width of the frame.
     """
 
-    S: sp.csr_array
-    Sx: sp.csr_array | None
-    Sy: sp.csr_array | None
-    frame: int
+    def __init__(self, S, frame, taps):
+        self.S = S
+        self.frame = frame
+        self._taps = taps  # (wx, dwx, wy, dwy): per-axis k and k' times d(pixel)/d(coord)
+
+    def grid_gradient(self, X, G):
+        """``dL/dgrid`` (shape (P, 2)) from the framed image ``X`` and ``G = dL/dV`` (P, C).
+
+        ``dL/dx_p = sum_c G[p, c] (S_x X)[p, c]`` where ``S_x`` has the sparsity of ``S`` and
+        entries ``k(y - n) k'(x - m) dx/dgrid_x`` (the chain rule through unnormalisation and
+        padding folded in); ``y`` alike with ``S_y``. Both are built here, one after the other
+        in one buffer, sharing ``S``'s indices.
+        """
+        wx, dwx, wy, dwy = self._taps
+        if dwx is None:
+            raise RuntimeError("grid_gradient: the operator was built without position derivatives")
+        S = self.S
+        P, T = wx.shape[1], wx.shape[0]
+        values = np.empty((P, T, T), dtype=S.dtype)
+        derivative = sp.csr_array((values.reshape(-1), S.indices, S.indptr), shape=S.shape, copy=False)
+        out = np.empty((P, 2), dtype=S.dtype)
+        for axis, (a, b) in enumerate(((wy, dwx), (dwy, wx))):
+            for i in range(T):
+                for j in range(T):
+                    np.multiply(a[i], b[j], out=values[:, i, j])
+            out[:, axis] = np.einsum("pc,pc->p", G, derivative @ X)
+        return out
 
 
 def _axis_taps(coord, size, kernel, padding_mode, align_corners, position_derivatives, itype):
@@ -60,21 +85,25 @@ def _axis_taps(coord, size, kernel, padding_mode, align_corners, position_deriva
     else:
         scale, offset = size / 2, (size - 1) / 2
     with np.errstate(invalid="ignore"):
-        pixel = coord * dtype.type(scale) + dtype.type(offset)
+        pixel = np.multiply(coord, dtype.type(scale))
+        pixel += dtype.type(offset)
     if scale == 0:  # a one-pixel axis with align_corners: keep +-inf infinite (inf * 0 is NaN)
         pixel = np.where(np.isinf(coord), coord, pixel)
     pixel, live, slope = fold_coordinates(pixel, size, kernel.radius, padding_mode, align_corners)
-    first, w, dw = kernel.taps(pixel)
-    first = first.astype(itype)
+    first, w, dw = kernel.taps(pixel, itype)
     if not position_derivatives:
         return first, live, w, None
-    dw = dw * (dtype.type(scale) if slope is None else slope * dtype.type(scale))
+    if slope is None and dw.strides[-1] == 0:  # k' constant over the points (bilinear): stay a view
+        dw = np.broadcast_to(dw[:, :1] * dtype.type(scale), dw.shape)
+    else:
+        dw = dw * (dtype.type(scale) if slope is None else slope * dtype.type(scale))
     return first, live, w, dw
 
 
 def build_operator(grid, height, width, kernel, padding_mode, align_corners, position_derivatives=False):
     """Build the :class:`SamplingOperator` of ``grid`` (ndarray (N, H_out, W_out, 2)) on H x W images.
 
+    With ``position_derivatives`` it keeps what :meth:`SamplingOperator.grid_gradient` needs.
     No array bigger than ``N H_out W_out ntaps**2`` is made.
     """
     N, Ho, Wo, _ = grid.shape
@@ -88,37 +117,29 @@ def build_operator(grid, height, width, kernel, padding_mode, align_corners, pos
     flat = grid.reshape(P, 2)
     args = (kernel, padding_mode, align_corners, position_derivatives, itype)
     first_x, live_x, wx, dwx = _axis_taps(flat[:, 0], width, *args)
-    first_y, live_y, wy, dwy = _axis_taps(flat[:, 1], height, *args)
+    base, live_y, wy, dwy = _axis_taps(flat[:, 1], height, *args)
 
     # In the framed buffer the taps of a point form a T x T block: tap (i, j) of point p is
     # buffer row base[p] + i * Wp + j, with base the first tap of image batch(p).
-    base = (first_y + itype(frame)) * itype(Wp) + first_x + itype(frame)
+    base += itype(frame)
+    base *= itype(Wp)
+    base += first_x
+    base += itype(frame)
     if N > 1:
-        base += np.repeat(np.arange(N, dtype=itype) * itype(Hp * Wp), Ho * Wo)
+        base.reshape(N, Ho * Wo)[...] += np.arange(0, sink, Hp * Wp, dtype=itype)[:, None]
     # CSR order: row p holds its taps (i, j); one long strided pass per tap
     indices = np.empty((P, T, T), dtype=itype)
     data = np.empty((P, T, T), dtype=grid.dtype)
-    dx = np.empty_like(data) if position_derivatives else None
-    dy = np.empty_like(data) if position_derivatives else None
     for i in range(T):
         for j in range(T):
             np.add(base, itype(i * Wp + j), out=indices[:, i, j])
             np.multiply(wy[i], wx[j], out=data[:, i, j])  # k(y - n) k(x - m)
-            if position_derivatives:
-                np.multiply(wy[i], dwx[j], out=dx[:, i, j])  # k(y - n) k'(x - m) dx/dgrid_x
-                np.multiply(dwy[i], wx[j], out=dy[:, i, j])  # k'(y - n) k(x - m) dy/dgrid_y
     if live_x is not None or live_y is not None:
         dead = ~live_x if live_y is None else (~live_y if live_x is None else ~(live_x & live_y))
         indices[dead] = sink  # NaN points read only the zero sink
     indptr = np.arange(0, nnz + 1, T * T, dtype=itype)
-    indices = indices.reshape(nnz)
-
-    def csr(values):
-        return sp.csr_array((values.reshape(nnz), indices, indptr), shape=(P, sink + 1), copy=False)
-
-    if not position_derivatives:
-        return SamplingOperator(csr(data), None, None, frame)
-    return SamplingOperator(csr(data), csr(dx), csr(dy), frame)
+    S = sp.csr_array((data.reshape(nnz), indices.reshape(nnz), indptr), shape=(P, sink + 1), copy=False)
+    return SamplingOperator(S, frame, (wx, dwx, wy, dwy))
 
 
 def framing_matrix(batch, height, width, frame, padding_mode, align_corners, dtype):

@@ -110,7 +110,7 @@ def fold_coordinates(pixel, size, radius, padding_mode, align_corners):
     Parameters
     ----------
     pixel : ndarray
-        Sample positions in pixel units (float32 or float64).
+        Sample positions in pixel units (float32 or float64); may be overwritten.
     size : int
         Pixels along the axis.
     radius : float
@@ -151,7 +151,9 @@ def fold_coordinates(pixel, size, radius, padding_mode, align_corners):
         if live is not None:
             slope &= live
         slope = slope.astype(dtype)
-    return np.minimum(np.maximum(pixel, dtype.type(low)), dtype.type(high)), live, slope
+    np.maximum(pixel, dtype.type(low), out=pixel)
+    np.minimum(pixel, dtype.type(high), out=pixel)
+    return pixel, live, slope
 
 
 def _mirror(pixel, size, align_corners, live, lowest, highest):
