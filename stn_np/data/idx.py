@@ -17,10 +17,11 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import tempfile
 import zlib
 
 import numpy as np
+
+from ..io import atomic_write
 
 __all__ = ["load_idx", "save_idx", "IDX_TYPES"]
 
@@ -166,13 +167,5 @@ def save_idx(path, array, compress=None):
         compress = path.endswith(".gz")
     if compress:
         data = gzip.compress(data, mtime=0)  # mtime=0: identical input, identical file
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".idx", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(data)
