@@ -2,7 +2,7 @@ r"""The fast differentiable sampler: ``grid_sample`` as one sparse product forwa
 
 The math is the paper's (see :mod:`stn_np.sampling.kernels`); the mechanism is the sparse
 operator ``S`` of :mod:`stn_np.sampling.matrix`, built from each kernel's taps and weights
-(:meth:`Kernel.taps`) and the padding's tap-to-pixel map (:mod:`stn_np.sampling.padding`).
+(:meth:`Kernel.taps`) on the image framed with its padding (:mod:`stn_np.sampling.padding`).
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ class GridSample(Function):
 
         dL/dX^c   = S^T g^c                                   (the adjoint of sampling)
         dL/dU     = frame pixels' gradients added onto the pixels they copy (adjoint of framing)
-        dL/dx_i   = sum_c g_i^c sum_{n,m} U_pad(n,m)^c k'(x_i - m) k(y_i - n) = sum_c g_i^c (S_x U^c)_i
+        dL/dx_i   = sum_c g_i^c sum_{n,m} U_pad(n,m)^c k'(x_i - m) k(y_i - n) = sum_c g_i^c (S_x X^c)_i
         dL/dgrid_i,x = dL/dx_i * dx_i/dgrid_i,x               (W/2, or (W-1)/2 with align_corners)
 
     ``S_x`` has ``S``'s sparsity with ``k'`` in place of ``k`` along x and the chain-rule
-    factor folded in (zero where padding clipped the position); ``y`` alike. Inputs: U
-    (N, C, H, W), grid (N, H_out, W_out, 2); keyword constants ``kernel``, ``padding_mode``,
-    ``align_corners``.
+    factor folded in (0 where padding clipped the position, -1 where reflection mirrored it);
+    ``y`` alike (:meth:`SamplingOperator.grid_gradient`). Inputs: U (N, C, H, W), grid
+    (N, H_out, W_out, 2); keyword constants ``kernel``, ``padding_mode``, ``align_corners``.
     """
 
     @staticmethod
@@ -54,7 +54,7 @@ class GridSample(Function):
         ctx.padding, ctx.kernel = (padding_mode, align_corners), kernel
         if position_derivatives:
             ctx.save_for_backward(X)
-        return Y.reshape(N, Ho * Wo, C).transpose(0, 2, 1).reshape(N, C, Ho, Wo)
+        return np.ascontiguousarray(Y.reshape(N, Ho * Wo, C).transpose(0, 2, 1)).reshape(N, C, Ho, Wo)
 
     @staticmethod
     def backward(ctx, g):
@@ -130,12 +130,19 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     Notes
     -----
     Non-finite grid points have a defined result. NaN (in x or y) samples 0 with zero
-    gradient for the input and the grid. +-inf is "far outside": 0 for ``zeros``, the edge
-    pixel for ``border`` (its limit), and 0 for ``reflection`` (a mirrored image has no limit
-    at infinity); the grid gradient there is 0. Huge finite coordinates (1e6, 1e300) behave as
-    their padding mode says. Non-finite *image* values reach only the samples whose taps read
-    them. Cost: one sparse product with ``ntaps**2`` non-zeros per output point forward and
-    one (plus two for the grid gradient) backward; no dense (output x input) array is made.
+    gradient for the input and the grid. +-inf is "far outside": 0 with zero gradients for
+    ``zeros``; for ``border`` the edge (its limit), with zero gradient along the infinite
+    coordinate (moving along the edge still counts); for ``reflection`` 0 with zero gradients,
+    as a mirrored image has no limit at infinity. Huge finite coordinates (1e6, 1e300) behave
+    as their padding mode says. Non-finite *image* values reach only the samples whose taps
+    read them. No RuntimeWarning is raised for any of these.
+
+    With ``nearest`` and ``reflection``, positions are mirrored into the image before
+    rounding, so the round-half-up rule applies to the mirrored position.
+
+    Cost: one sparse product with ``ntaps**2`` non-zeros per output point forward; one for
+    the input gradient and two for the grid gradient backward; no dense (output x input)
+    array is made. Computation stays in the input's dtype.
 
     Raises
     ------
