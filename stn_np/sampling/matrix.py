@@ -9,8 +9,8 @@ The fast sampler builds ``S`` on the *framed* image (:mod:`stn_np.sampling.paddi
 image with a thin frame of ``U_pad`` around it, in which each point's taps form one
 ``ntaps x ntaps`` block of consecutive rows and columns, so no tap needs a padding lookup.
 Then ``V = S @ X`` over all channels at once (``X`` the framed image, pixels x channels),
-``dL/dX = S^T @ g``, and the grid gradient uses ``dS/dx`` and ``dS/dy``, built alongside
-with the same sparsity. :func:`sampling_matrix` folds the frame back (``S R`` with ``R`` the
+``dL/dX = S^T @ g``, and the grid gradient uses ``dS/dx`` and ``dS/dy`` with the same
+sparsity, built in the backward pass (:meth:`SamplingOperator.grid_gradient`). :func:`sampling_matrix` folds the frame back (``S R`` with ``R`` the
 framing matrix) and hands users ``S`` on the image itself.
 """
 
