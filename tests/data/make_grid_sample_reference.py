@@ -14,10 +14,11 @@ Run by hand where torch is installed (it is never a dependency):
 
 import itertools
 import os
-import tempfile
 
 import numpy as np
 import torch
+
+from stn_np.io import atomic_write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = ("bilinear", "nearest", "bicubic")
@@ -68,11 +69,8 @@ def main():
     arrays["cases"] = np.array(names)
     arrays["torch_version"] = np.array(torch.__version__)
     path = os.path.join(HERE, "grid_sample_reference.npz")
-    fd, tmp = tempfile.mkstemp(dir=HERE, suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_write(path) as f:
         np.savez_compressed(f, **arrays)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
     print(f"wrote {path} ({len(names)} cases, {os.path.getsize(path)} bytes) with torch {torch.__version__}")
 
 
