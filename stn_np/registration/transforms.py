@@ -1,0 +1,236 @@
+"""Affine utilities: compose and invert ``theta``, and convert it to and from pixel matrices.
+
+Two descriptions of one affine warp appear in practice:
+
+* ``theta`` (2x3, normalised): the ``affine_grid`` convention. It maps an OUTPUT point in
+  normalised coordinates to the INPUT point the sampler reads,
+  ``(x_in, y_in) = theta @ (x_out, y_out, 1)``; each image has its own [-1, 1] frame.
+* ``matrix`` (2x3, pixels): the OpenCV convention of ``cv2.warpAffine(src, M, dsize,
+  flags=WARP_INVERSE_MAP)``: ``dst(x, y) = src(M @ (x, y, 1))``, i.e. M maps a DESTINATION
+  (output) pixel to the SOURCE (input) pixel it reads. Pixel ``(row i, column j)`` has its
+  centre at ``(x, y) = (j, i)``: integer pixel centres, x to the right, y down.
+
+Both describe the same direction (output -> input), which is the direction a sampler needs.
+The forward map that ``cv2.warpAffine`` takes *without* ``WARP_INVERSE_MAP`` (source pixel ->
+destination pixel) is ``invert_affine(matrix)``.
+
+Per axis, a pixel coordinate ``p`` of an axis of ``S`` pixels and the normalised coordinate
+``c`` are related by ``c = a p + b`` (see :mod:`stn_np.sampling.coords`)::
+
+    align_corners=False:  a = 2 / S,        b = 1 / S - 1     (-1, +1 are the image's edges)
+    align_corners=True:   a = 2 / (S - 1),  b = -1            (-1, +1 are the corner centres)
+
+Writing ``N = [[a_x, 0, b_x], [0, a_y, b_y], [0, 0, 1]]`` for each image, the two matrices
+(as 3x3 homogeneous matrices) are conjugates::
+
+    matrix = N_in^-1  theta  N_out          theta = N_in  matrix  N_out^-1
+
+With ``align_corners=True`` an axis of one pixel has no such map (both -1 and +1 are its
+single centre), so those conversions raise ``ValueError``.
+
+All functions are batched: ``(..., 2, 3)`` in, ``(..., 2, 3)`` out, float64 unless the input is
+float32. They work on plain arrays (no gradients): they are for setting up and reading back
+registrations, not for training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "compose_affine",
+    "invert_affine",
+    "identity_affine",
+    "theta_to_pixel",
+    "pixel_to_theta",
+    "transform_points",
+    "to_homogeneous",
+]
+
+
+def _as_affine(value, name):
+    """``value`` as a float array of shape (..., 2, 3)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu" or array.dtype.kind == "b":
+        raise TypeError(f"{name}: expected a real array of shape (..., 2, 3), got dtype {array.dtype}")
+    if array.ndim < 2 or array.shape[-2:] != (2, 3):
+        raise ValueError(f"{name}: expected shape (..., 2, 3), got {array.shape}")
+    if array.dtype != np.float32:
+        array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: holds NaN or inf")
+    return array
+
+
+def to_homogeneous(affine):
+    """(..., 2, 3) affine matrices as (..., 3, 3) homogeneous ones (last row ``[0, 0, 1]``)."""
+    affine = _as_affine(affine, "affine")
+    bottom = np.zeros(affine.shape[:-2] + (1, 3), dtype=affine.dtype)
+    bottom[..., 0, 2] = 1
+    return np.concatenate([affine, bottom], axis=-2)
+
+
+def identity_affine(batch=None, dtype=np.float64):
+    """The identity ``[[1, 0, 0], [0, 1, 0]]``, shape (2, 3) or (batch, 2, 3)."""
+    eye = np.eye(2, 3, dtype=dtype)
+    return eye if batch is None else np.repeat(eye[None], batch, axis=0)
+
+
+def compose_affine(outer, inner):
+    """The affine map ``x -> outer(inner(x))``, i.e. ``[outer; 0 0 1] @ [inner; 0 0 1]``.
+
+    Warping reading: sampling image ``I`` with ``theta_1`` gives ``J(x) = I(theta_1 x)``;
+    sampling ``J`` with ``theta_2`` gives ``K(x) = J(theta_2 x) = I(theta_1 theta_2 x)``, so
+    ``K`` is ``I`` sampled once with ``compose_affine(theta_1, theta_2)`` (the first warp's
+    matrix is the OUTER one, because grids map output -> input).
+
+    Parameters
+    ----------
+    outer, inner : array_like, shape (..., 2, 3)
+        Batches broadcast against each other.
+
+    Returns
+    -------
+    ndarray, shape (..., 2, 3)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> shift = np.array([[1.0, 0, 0.5], [0, 1, 0]]); zoom = np.array([[2.0, 0, 0], [0, 2, 0]])
+    >>> compose_affine(shift, zoom)   # zoom first, then shift: 2 x + 0.5
+    array([[2. , 0. , 0.5],
+           [0. , 2. , 0. ]])
+    """
+    outer = _as_affine(outer, "outer")
+    inner = _as_affine(inner, "inner")
+    linear = outer[..., :, :2] @ inner[..., :, :2]
+    shift = (outer[..., :, :2] @ inner[..., :, 2:])[..., 0] + outer[..., :, 2]
+    return np.concatenate([linear, shift[..., None]], axis=-1)
+
+
+def invert_affine(affine):
+    """The inverse affine map: ``[A | t]^-1 = [A^-1 | -A^-1 t]``, batched.
+
+    Raises
+    ------
+    ValueError
+        When some ``A`` is singular (its determinant is 0 or tiny relative to its entries).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> theta = np.array([[2.0, 0, 1], [0, 4, -2]])
+    >>> invert_affine(theta)
+    array([[ 0.5 ,  0.  , -0.5 ],
+           [ 0.  ,  0.25,  0.5 ]])
+    """
+    affine = _as_affine(affine, "affine")
+    linear = affine[..., :, :2]
+    det = linear[..., 0, 0] * linear[..., 1, 1] - linear[..., 0, 1] * linear[..., 1, 0]
+    size = np.abs(linear).max(axis=(-2, -1))
+    if np.any(np.abs(det) <= 1e-12 * np.maximum(size, np.finfo(np.float64).tiny) ** 2):
+        raise ValueError("affine: a 2x2 linear part is singular; the map has no inverse")
+    inverse = np.linalg.inv(linear)
+    shift = -(inverse @ affine[..., :, 2:])[..., 0]
+    return np.concatenate([inverse, shift[..., None]], axis=-1).astype(affine.dtype, copy=False)
+
+
+def _check_hw(size, name):
+    ok = isinstance(size, (tuple, list)) and len(size) == 2
+    ok = ok and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in size)
+    if not ok:
+        raise ValueError(f"{name}: expected (height, width), two positive ints, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _pixel_to_normalized_matrix(size, align_corners, name):
+    """The 3x3 ``N`` with ``(c_x, c_y, 1) = N (p_x, p_y, 1)`` for an image of ``size`` = (H, W)."""
+    height, width = _check_hw(size, name)
+    if not isinstance(align_corners, (bool, np.bool_)):
+        raise TypeError(f"align_corners: expected a bool, got {align_corners!r}")
+    scale, offset = [], []
+    for s in (width, height):
+        if align_corners:
+            if s == 1:
+                raise ValueError(f"{name}: an axis of one pixel has no pixel <-> normalised map with align_corners=True")
+            scale.append(2.0 / (s - 1))
+            offset.append(-1.0)
+        else:
+            scale.append(2.0 / s)
+            offset.append(1.0 / s - 1.0)
+    return np.array([[scale[0], 0.0, offset[0]], [0.0, scale[1], offset[1]], [0.0, 0.0, 1.0]])
+
+
+def theta_to_pixel(theta, in_size, out_size=None, align_corners=False):
+    """Convert normalised ``theta`` (``affine_grid``) to an OpenCV pixel matrix (dst -> src).
+
+    Parameters
+    ----------
+    theta : array_like, shape (..., 2, 3)
+        Output-normalised -> input-normalised maps.
+    in_size : (height, width)
+        Size of the input (source, sampled) image.
+    out_size : (height, width), optional
+        Size of the output (destination) image; default ``in_size``.
+    align_corners : bool
+        The convention ``theta`` was written for.
+
+    Returns
+    -------
+    ndarray, shape (..., 2, 3)
+        ``M`` with ``src_pixel = M @ (dst_x, dst_y, 1)``, integer pixel centres: what
+        ``cv2.warpAffine(src, M, (W_out, H_out), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)``
+        takes to produce the same image as ``grid_sample(src, affine_grid(theta, ...))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> theta = np.array([[1.0, 0, 0.5], [0, 1, 0]])  # read a quarter width to the right
+    >>> theta_to_pixel(theta, (4, 8))                # 0.5 normalised = 2 pixels of 8
+    array([[1., 0., 2.],
+           [0., 1., 0.]])
+    """
+    theta = _as_affine(theta, "theta")
+    out_size = in_size if out_size is None else out_size
+    n_in = _pixel_to_normalized_matrix(in_size, align_corners, "in_size")
+    n_out = _pixel_to_normalized_matrix(out_size, align_corners, "out_size")
+    matrix = np.linalg.inv(n_in) @ to_homogeneous(theta) @ n_out
+    return matrix[..., :2, :].astype(theta.dtype, copy=False)
+
+
+def pixel_to_theta(matrix, in_size, out_size=None, align_corners=False):
+    """Convert an OpenCV pixel matrix (dst pixel -> src pixel) to normalised ``theta``.
+
+    The inverse of :func:`theta_to_pixel` (same arguments, see there). To convert a forward
+    map (src -> dst, ``cv2.warpAffine`` without ``WARP_INVERSE_MAP``) pass
+    ``invert_affine(forward)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pixel_to_theta(np.array([[1.0, 0, 2], [0, 1, 0]]), (4, 8))
+    array([[1. , 0. , 0.5],
+           [0. , 1. , 0. ]])
+    """
+    matrix = _as_affine(matrix, "matrix")
+    out_size = in_size if out_size is None else out_size
+    n_in = _pixel_to_normalized_matrix(in_size, align_corners, "in_size")
+    n_out = _pixel_to_normalized_matrix(out_size, align_corners, "out_size")
+    theta = n_in @ to_homogeneous(matrix) @ np.linalg.inv(n_out)
+    return theta[..., :2, :].astype(matrix.dtype, copy=False)
+
+
+def transform_points(affine, points):
+    """Apply (..., 2, 3) affine maps to points (..., P, 2) given as (x, y) rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> transform_points(np.array([[2.0, 0, 1], [0, 1, 0]]), np.array([[1.0, 3.0]]))
+    array([[3., 3.]])
+    """
+    affine = _as_affine(affine, "affine")
+    points = np.asarray(points, dtype=affine.dtype)
+    if points.ndim < 2 or points.shape[-1] != 2:
+        raise ValueError(f"points: expected shape (..., P, 2), got {points.shape}")
+    return points @ np.swapaxes(affine[..., :, :2], -1, -2) + affine[..., None, :, 2]
