@@ -1,0 +1,190 @@
+"""``stn-np register FIXED MOVING --out DIR``: align MOVING to FIXED and write what came out.
+
+Inputs. PNG/JPEG (any format matplotlib's ``imread`` reads) or ``.npy`` (read with
+``allow_pickle=False``). Image files are registered on their luminance (RGB ->
+0.299 R + 0.587 G + 0.114 B, alpha dropped, 8-bit values scaled to [0, 1]), so a colour
+image can be registered to a grayscale one; the warped output keeps the moving image's
+colour channels, warped with the fitted grid. ``.npy`` arrays (2-D, or (C, H, W) with
+matching C) are registered as they are.
+
+Outputs in DIR (created if missing; every file written atomically):
+``warped.npy`` (the warped moving image, float64), ``warped.png``, ``params.json`` (the
+transform, its parameters, and the OpenCV pixel matrix for ``affine``), ``flow.npy`` (dense
+only: the displacement field, too large for JSON), ``registration.png`` (checkerboards and
+overlays before and after) and ``loss.png`` (the loss curve).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from ..io import atomic_write, save_figure, save_json
+from ..plotting.registration import loss_curve_figure, registration_figure
+from ..registration import TRANSFORMS, jacobian_determinant, register
+from ..registration.losses import LOSSES
+from ..registration.pyramid import resample
+from . import UsageError
+
+__all__ = ["add_parser", "run", "read_image"]
+
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "register", help="align a moving image to a fixed one (affine, attention, projective, tps, dense)",
+        description="Register MOVING onto FIXED by gradient descent through the sampler, coarse to fine; writes "
+                    "warped.png, warped.npy, params.json, registration.png and loss.png to --out.")
+    p.add_argument("fixed", metavar="FIXED", help="the reference image: PNG/JPEG or .npy")
+    p.add_argument("moving", metavar="MOVING", help="the image to align: PNG/JPEG or .npy")
+    p.add_argument("--out", metavar="DIR", required=True, help="output folder (created if missing)")
+    p.add_argument("--transform", default="affine", help=f"{' | '.join(TRANSFORMS)} (default: affine)")
+    p.add_argument("--loss", default="mse", help=f"{' | '.join(LOSSES)} (default: mse)")
+    p.add_argument("--levels", type=int, default=3, help="pyramid levels (default: 3)")
+    p.add_argument("--steps", metavar="N[,N...]",
+                   help="maximum Adam steps: one number for every level, or one per level, coarsest first "
+                        "(default: per transform)")
+    p.add_argument("--lr", type=float, help="Adam step at the coarsest level (default: per transform)")
+    p.add_argument("--smoothness", type=float, help="dense only: weight of the diffusion penalty (default: 0.2)")
+    p.set_defaults(run=run)
+
+
+def read_image(path, label):
+    """Read ``path`` (PNG/JPEG or .npy) as float64; returns (image for registration, image to warp).
+
+    Image files give their luminance (2-D) to register and their colour channels (C, H, W), or
+    the 2-D image itself, to warp; ``.npy`` arrays are returned as they are, twice.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{label}: no such file: {path}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{label}: is a directory: {path}")
+    if path.lower().endswith(".npy"):
+        try:
+            array = np.load(path, allow_pickle=False)
+        except Exception as error:  # noqa: BLE001 - any failure means "not a readable .npy"
+            raise ValueError(f"{label}: cannot read {path} as .npy ({type(error).__name__}: {error})") from None
+        if array.dtype.kind not in "fiu" or array.ndim not in (2, 3):
+            raise ValueError(f"{label}: {path} must hold a 2-D or (C, H, W) real array, got {array.dtype} {array.shape}")
+        array = array.astype(np.float64)
+        return array, array
+    from matplotlib import image as mpimg
+
+    try:
+        array = mpimg.imread(path)
+    except Exception as error:  # noqa: BLE001 - PIL raises several types for unreadable files
+        raise ValueError(f"{label}: cannot read {path} as an image ({type(error).__name__})") from None
+    array = np.asarray(array)
+    scale = 255.0 if array.dtype == np.uint8 else 65535.0 if array.dtype == np.uint16 else 1.0
+    array = array.astype(np.float64) / scale
+    if array.ndim == 2:
+        return array, array
+    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"{label}: {path} has an unsupported image shape {array.shape}")
+    if array.shape[2] <= 2:  # gray, or gray + alpha
+        gray = array[..., 0]
+        return gray, gray
+    colour = array[..., :3]
+    return colour @ _LUMA, np.ascontiguousarray(colour.transpose(2, 0, 1))
+
+
+def _parse_steps(text, levels):
+    if text is None:
+        return None
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--steps: expected N or N,N,... (ints), got {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _png_bytes(image, reference):
+    """``image`` (2-D or (C, H, W)) as PNG bytes, scaled to [0, 1] like ``reference``."""
+    from matplotlib import image as mpimg
+
+    low, high = float(reference.min()), float(reference.max())
+    if low < 0 or high > 1:  # not already an image in [0, 1]: stretch the reference's range
+        image = (image - low) / (high - low if high > low else 1.0)
+    image = np.clip(image, 0, 1)
+    if image.ndim == 3:
+        image = image.transpose(1, 2, 0) if image.shape[0] == 3 else image.mean(axis=0)
+    buffer = io.BytesIO()
+    mpimg.imsave(buffer, image, cmap="gray", vmin=0, vmax=1, format="png")
+    return buffer.getvalue()
+
+
+def _register(args, fixed, moving):
+    """``register`` with errors naming the command-line argument instead of the Python one."""
+    options = dict(transform=args.transform, loss=args.loss, levels=args.levels,
+                   steps=_parse_steps(args.steps, args.levels), lr=args.lr, smoothness=args.smoothness)
+    try:
+        return register(fixed, moving, **options)
+    except (ValueError, TypeError) as error:
+        name, sep, rest = str(error).partition(":")
+        if sep and name in options:
+            raise type(error)(f"--{name}:{rest}") from None
+        if sep and name in ("fixed", "moving"):
+            raise type(error)(f"{name.upper()} ({getattr(args, name)}):{rest}") from None
+        raise
+
+
+def run(args):
+    fixed, _ = read_image(args.fixed, "FIXED")
+    moving, moving_colour = read_image(args.moving, "MOVING")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out: {args.out} exists and is not a directory")
+    result = _register(args, fixed, moving)
+    os.makedirs(args.out, exist_ok=True)
+    out = lambda name: os.path.join(args.out, name)  # noqa: E731
+
+    warped = result.apply(moving_colour) if moving_colour is not moving else result.warped
+    with atomic_write(out("warped.npy")) as f:
+        np.save(f, warped, allow_pickle=False)
+    with atomic_write(out("warped.png")) as f:
+        f.write(_png_bytes(warped, moving_colour))
+
+    summary = {
+        "fixed": args.fixed, "moving": args.moving, "transform": result.transform, "loss": result.loss,
+        "levels": len(result.level_sizes), "steps_run": result.steps_run,
+        "level_sizes": [{"fixed": list(f), "moving": list(m)} for f, m in result.level_sizes],
+        "loss_before": result.loss_before, "loss_after": result.loss_after, "seconds": result.seconds,
+        "convention": "grid_sample(moving, grid(params)) ~ fixed; normalised coordinates, align_corners=False",
+    }
+    written = ["warped.png", "warped.npy", "params.json"]
+    if result.transform == "dense":
+        with atomic_write(out("flow.npy")) as f:
+            np.save(f, result.params, allow_pickle=False)
+        _, folded = jacobian_determinant(result.params, kind="flow", input_size=result.moving_size)
+        summary.update(params="flow.npy (H, W, 2): per fixed pixel, (dx, dy) in moving-image pixels",
+                       folded_fraction=folded)
+        written.append("flow.npy")
+    else:
+        summary["params"] = result.params.tolist()
+    if result.transform == "affine":
+        summary["pixel_matrix"] = result.pixel_matrix().tolist()
+        summary["pixel_matrix_convention"] = ("OpenCV WARP_INVERSE_MAP: fixed pixel (x, y) reads moving pixel "
+                                              "M @ (x, y, 1); integer pixel centres")
+    save_json(out("params.json"), summary)
+
+    before = resample(np.asarray(moving, dtype=np.float64).reshape(-1, *moving.shape[-2:])[None], fixed.shape[-2:])[0]
+    before = before[0] if moving.ndim == 2 else before
+    name = f"{result.transform}, {result.loss}"
+    save_figure(registration_figure(fixed, before, result.warped, title=name), out("registration.png"))
+    save_figure(loss_curve_figure(result.loss_history, result.level_sizes, title=f"registration loss ({name})"),
+                out("loss.png"))
+    written += ["registration.png", "loss.png"]
+
+    print(f"registered {args.moving} onto {args.fixed}: {result.transform}, {result.loss} loss, "
+          f"{len(result.level_sizes)} levels, {'+'.join(map(str, result.steps_run))} steps in {result.seconds:.2f} s")
+    print(f"loss at full resolution: {result.loss_before:.4g} -> {result.loss_after:.4g}")
+    if result.transform == "affine":
+        print("theta: " + np.array2string(result.params, precision=4, separator=", ").replace("\n", ""))
+    elif result.transform == "dense":
+        print(f"folded pixels: {100 * summary['folded_fraction']:.3f}%")
+    else:
+        print("params: " + np.array2string(result.params.ravel(), precision=4, separator=", ", threshold=12).replace("\n", ""))
+    print(f"wrote {', '.join(written)} to {args.out}")
+    return 0

@@ -1,0 +1,161 @@
+"""Figures of a registration: the images before and after (checkerboards, overlays), the loss curve."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["checkerboard", "overlay", "registration_figure", "loss_curve_figure"]
+
+
+def _as_display(image, name):
+    """A 2-D or (C, H, W) image as (H, W) (one channel or several averaged) or (H, W, 3) (three channels)."""
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 2:
+        return image
+    if image.ndim != 3:
+        raise ValueError(f"{name}: expected a 2-D or (C, H, W) image, got shape {image.shape}")
+    if image.shape[0] == 3:
+        return image.transpose(1, 2, 0)
+    return image.mean(axis=0)
+
+
+def _gray(image):
+    return image.mean(axis=-1) if image.ndim == 3 else image
+
+
+def _normalise(images):
+    """Scale images jointly to [0, 1] (one range for all, so they stay comparable)."""
+    low = min(float(i.min()) for i in images)
+    high = max(float(i.max()) for i in images)
+    span = high - low if high > low else 1.0
+    return [np.clip((i - low) / span, 0, 1) for i in images]
+
+
+def checkerboard(a, b, tiles=8):
+    """Alternate square tiles of ``a`` and ``b`` (same shape, (H, W) or (H, W, 3)).
+
+    Edges that continue straight across tile borders mean the images are aligned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> checkerboard(np.zeros((4, 4)), np.ones((4, 4)), tiles=2)
+    array([[0., 0., 1., 1.],
+           [0., 0., 1., 1.],
+           [1., 1., 0., 0.],
+           [1., 1., 0., 0.]])
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"b: expected the shape of a, {a.shape}, got {b.shape}")
+    if not isinstance(tiles, (int, np.integer)) or tiles < 1:
+        raise ValueError(f"tiles: expected a positive int, got {tiles!r}")
+    h, w = a.shape[:2]
+    rows = (np.arange(h) * tiles // h)[:, None]
+    cols = (np.arange(w) * tiles // w)[None, :]
+    mask = (rows + cols) % 2 == 1
+    if a.ndim == 3:
+        mask = mask[..., None]
+    return np.where(mask, b, a)
+
+
+def overlay(fixed, other):
+    """Fixed in magenta, ``other`` in green, both (H, W) in [0, 1]: gray where they agree.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> overlay(np.ones((1, 1)), np.zeros((1, 1)))[0, 0]    # only in fixed: magenta
+    array([1., 0., 1.])
+    """
+    fixed, other = np.asarray(fixed, dtype=np.float64), np.asarray(other, dtype=np.float64)
+    return np.stack([fixed, other, fixed], axis=-1)
+
+
+def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
+    """The registration at a glance: images, checkerboards and overlays before and after.
+
+    Parameters
+    ----------
+    fixed : ndarray, 2-D or (C, H, W)
+    moving_before : ndarray
+        The moving image resampled on the fixed image's H x W without any transformation
+        (the identity grid), so that "before" compares like with like.
+    warped : ndarray
+        The registered moving image (``RegistrationResult.warped``), same shape.
+    tiles : int
+        Checkerboard tiles per side.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top row: fixed, moving, warped, |fixed - warped|. Bottom row: checkerboard and
+        overlay (fixed magenta, moving green), before and after.
+    """
+    images = [_as_display(x, n) for x, n in ((fixed, "fixed"), (moving_before, "moving_before"), (warped, "warped"))]
+    if not images[0].shape == images[1].shape == images[2].shape:
+        raise ValueError(f"warped: fixed, moving_before and warped must have one shape, got {[i.shape for i in images]}")
+    fixed_d, before_d, warped_d = _normalise(images)
+    gray = [_gray(i) for i in (fixed_d, before_d, warped_d)]
+    cmap = None if fixed_d.ndim == 3 else "gray"
+    panels = [
+        (fixed_d, "fixed", cmap), (before_d, "moving (before)", cmap), (warped_d, "warped (after)", cmap),
+        (np.abs(gray[0] - gray[2]), "|fixed - warped|", "magma"),
+        (checkerboard(fixed_d, before_d, tiles), "checkerboard before", cmap),
+        (checkerboard(fixed_d, warped_d, tiles), "checkerboard after", cmap),
+        (overlay(gray[0], gray[1]), "overlay before", None),
+        (overlay(gray[0], gray[2]), "overlay after", None),
+    ]
+    figure = Figure(figsize=(12, 6.4))
+    axes = figure.subplots(2, 4)
+    for ax, (image, label, colours) in zip(axes.ravel(), panels):
+        ax.imshow(image, cmap=colours, vmin=0 if colours == "gray" else None, vmax=1 if colours == "gray" else None,
+                  interpolation="nearest")
+        ax.set_title(label, fontsize=10)
+        ax.set_axis_off()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def loss_curve_figure(loss_history, level_sizes=None, title=None):
+    """The objective per Adam step, the pyramid levels one after another (coarsest first).
+
+    Parameters
+    ----------
+    loss_history : list of 1-D arrays
+        ``RegistrationResult.loss_history``.
+    level_sizes : list, optional
+        ``RegistrationResult.level_sizes``, to label each level with its fixed image's size.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A log-scale y axis when every value is positive.
+    """
+    if not loss_history or not any(len(h) for h in loss_history):
+        raise ValueError("loss_history: expected at least one level with at least one step")
+    figure = Figure(figsize=(7, 3.8))
+    ax = figure.subplots()
+    start = 0
+    for k, values in enumerate(loss_history):
+        values = np.asarray(values, dtype=np.float64)
+        steps = np.arange(start, start + len(values))
+        label = f"level {k}"
+        if level_sizes is not None:
+            h, w = level_sizes[k][0]
+            label += f" ({h}x{w})"
+        ax.plot(steps, values, label=label)
+        start += len(values)
+    everything = np.concatenate([np.asarray(v, dtype=np.float64) for v in loss_history])
+    if np.all(everything > 0):
+        ax.set_yscale("log")
+    ax.set(xlabel="Adam step (levels coarse to fine)", ylabel="objective", title=title or "registration loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    figure.tight_layout()
+    return figure
