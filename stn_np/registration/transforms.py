@@ -45,6 +45,7 @@ __all__ = [
     "pixel_to_theta",
     "transform_points",
     "to_homogeneous",
+    "corner_error",
 ]
 
 
@@ -234,3 +235,27 @@ def transform_points(affine, points):
     if points.ndim < 2 or points.shape[-1] != 2:
         raise ValueError(f"points: expected shape (..., P, 2), got {points.shape}")
     return points @ np.swapaxes(affine[..., :, :2], -1, -2) + affine[..., None, :, 2]
+
+
+def corner_error(theta, reference, in_size, out_size=None, align_corners=False):
+    """Largest distance, in input pixels, between where two affine warps send the image corners.
+
+    The four corners are the centres of the OUTPUT image's corner pixels, ``(0, 0)``,
+    ``(W - 1, 0)``, ``(0, H - 1)`` and ``(W - 1, H - 1)``; each is mapped to the input image by
+    ``theta`` and by ``reference`` (both normalised, as ``affine_grid``) and the largest of the
+    four distances is returned, per batch element. Since an affine map's error is largest at
+    a corner of a convex region, this bounds the error at every pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> shifted = np.array([[1.0, 0, 0.02], [0, 1, 0]])      # 0.02 normalised of 100 px = 1 px
+    >>> float(corner_error(shifted, np.eye(2, 3), (100, 100)))
+    1.0
+    """
+    out_size = in_size if out_size is None else out_size
+    h, w = _check_hw(out_size, "out_size")
+    corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], dtype=np.float64)
+    a = transform_points(theta_to_pixel(theta, in_size, out_size, align_corners), corners)
+    b = transform_points(theta_to_pixel(reference, in_size, out_size, align_corners), corners)
+    return np.linalg.norm(a - b, axis=-1).max(axis=-1)
