@@ -1,0 +1,144 @@
+"""Seconds to register a 256 x 256 pair, per transform, and the accuracy reached.
+
+The pair: matplotlib's MRI slice (moving) and the slice warped by a known transformation of
+each family (fixed). ``register`` runs with its defaults (3 levels, MSE); the median wall time
+over ``--repeats`` runs is printed with the accuracy:
+
+- affine: largest corner displacement between the true and recovered warps (px);
+- attention, projective: largest sampling-grid error over all pixels (px);
+- tps: largest grid error over the pixels inside the head (the slice's black corners pin
+  nothing, see tests/test_registration.py), and the mean over all pixels;
+- dense: MSE reduction and the fraction of folded pixels.
+
+When ``import torch`` works, the same registration (the same pyramid and the same number of
+Adam steps at each level as stn_np took, affine_grid / grid_sample / Adam in PyTorch) is
+timed too (one torch thread) and the ratio stn_np / torch printed. Target: affine under 5 s
+on 2 cores.
+
+    python benchmarks/bench_registration.py [--repeats 3] [--transforms affine,dense]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from stn_np.functional import affine_grid, attention_grid, displacement_grid, grid_sample, projective_grid, tps_grid
+from stn_np.registration import jacobian_determinant, register
+from stn_np.registration.samples import mri_slice, random_affine
+from stn_np.registration.transforms import corner_error
+
+SIZE = (1, 1, 256, 256)
+
+
+def true_warp(name, rng):
+    """(true params with a batch axis, true grid (256, 256, 2))."""
+    if name == "affine":
+        p = random_affine(rng, SIZE[2:])[None]
+        return p, affine_grid(p, SIZE).data[0]
+    if name == "attention":
+        p = np.array([[rng.uniform(0.85, 1.15), *rng.uniform(-0.1, 0.1, 2)]])
+        return p, attention_grid(p, SIZE).data[0]
+    if name == "projective":
+        p = (np.array([1.0, 0, 0, 0, 1, 0, 0, 0]) + rng.uniform(-0.1, 0.1, 8))[None]
+        return p, projective_grid(p, SIZE).data[0]
+    if name == "tps":
+        p = rng.normal(0, 0.03, (1, 16, 2))
+        return p, tps_grid(p, SIZE).data[0]
+    y, x = np.mgrid[0:256, 0:256] / 256.0
+    flow = np.stack([np.sin(2 * np.pi * (x + 0.1)) * np.cos(2 * np.pi * 0.8 * y),
+                     np.cos(2 * np.pi * 1.3 * x) * np.sin(2 * np.pi * (y + 0.3))], axis=-1)
+    flow *= 8.0 * (np.sin(np.pi * (x + 1 / 512)) * np.sin(np.pi * (y + 1 / 512)))[..., None]  # <= 8 px, 0 at the border
+    return flow[None], displacement_grid(flow[None]).data[0]
+
+
+def accuracy(name, result, params, grid, fixed, moving):
+    error = np.linalg.norm((result.grid - grid) * 128.0, axis=-1)  # normalised -> pixels of 256
+    if name == "affine":
+        return f"corner error {float(corner_error(result.params, params[0], SIZE[2:])):.3f} px"
+    if name in ("attention", "projective"):
+        return f"max grid error {error.max():.3f} px"
+    if name == "tps":
+        head = fixed > 0.05 * fixed.max()
+        return f"max grid error in the head {error[head].max():.3f} px, mean {error.mean():.3f} px"
+    reduction = 1 - np.mean((result.warped - fixed) ** 2) / np.mean((moving - fixed) ** 2)
+    _, folded = jacobian_determinant(result.params, kind="flow")
+    return f"MSE reduced {100 * reduction:.1f}%, folded {100 * folded:.3f}%"
+
+
+def torch_seconds(name, result, fixed, moving):
+    """The same pyramid and step counts in PyTorch (affine and dense only); None when unavailable."""
+    try:
+        import torch
+        import torch.nn.functional as TF
+    except ImportError:
+        return None
+    if name not in ("affine", "dense"):
+        return None
+    # One thread: on a 2-core machine shared with other work, torch's thread pool stalls
+    # (affine_grid alone took 8 ms a call with 2 threads while another process was busy).
+    torch.set_num_threads(1)
+    from stn_np.registration.pyramid import build_pyramid
+
+    scale = fixed.std()
+    start = time.perf_counter()
+    fp = [torch.from_numpy(p) for p in build_pyramid(fixed[None, None] / scale, len(result.level_sizes))]
+    mp = [torch.from_numpy(p) for p in build_pyramid(moving[None, None] / scale, len(result.level_sizes))]
+    params = torch.eye(2, 3, dtype=torch.float64)[None] if name == "affine" else None
+    for k, steps in enumerate(result.steps_run):
+        h, w = fp[k].shape[-2:]
+        if name == "dense":
+            if params is None:
+                params = torch.zeros(1, h, w, 2, dtype=torch.float64)
+            else:
+                params = TF.interpolate(params.permute(0, 3, 1, 2), size=(h, w), mode="bilinear").permute(0, 2, 3, 1) * 2
+        params = params.detach().requires_grad_(True)
+        lr = (0.02 * 0.1**k) if name == "affine" else 0.2
+        opt = torch.optim.Adam([params], lr=lr)
+        base = TF.affine_grid(torch.eye(2, 3, dtype=torch.float64)[None], (1, 1, h, w), align_corners=False)
+        for _ in range(steps):
+            opt.zero_grad()
+            if name == "affine":
+                grid = TF.affine_grid(params, (1, 1, h, w), align_corners=False)
+            else:
+                grid = base + params * torch.tensor([2.0 / w, 2.0 / h], dtype=torch.float64)
+            loss = TF.mse_loss(TF.grid_sample(mp[k], grid, align_corners=False), fp[k])
+            if name == "dense":
+                loss = loss + 0.2 * ((params[:, :, 1:] - params[:, :, :-1]).pow(2).sum()
+                                     + (params[:, 1:] - params[:, :-1]).pow(2).sum()) / (h * w)
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--transforms", default="affine,attention,projective,tps,dense")
+    args = parser.parse_args()
+    moving = mri_slice()
+    print(f"256 x 256 MRI slice, register() defaults, median of {args.repeats} runs")
+    print(f"{'transform':<11} {'seconds':>8} {'steps per level':>16}  accuracy")
+    for name in args.transforms.split(","):
+        params, grid = true_warp(name, np.random.default_rng(0))
+        fixed = grid_sample(moving[None, None], grid[None]).data[0, 0]
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            result = register(fixed, moving, transform=name)
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times)
+        line = (f"{name:<11} {seconds:>8.2f} {'+'.join(map(str, result.steps_run)):>16}  "
+                f"{accuracy(name, result, params, grid, fixed, moving)}")
+        reference = [torch_seconds(name, result, fixed, moving) for _ in range(args.repeats)]
+        if reference[0] is not None:
+            torch_median = statistics.median(reference)
+            line += f"  | torch same steps {torch_median:.2f} s, ratio {seconds / torch_median:.1f}x"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
