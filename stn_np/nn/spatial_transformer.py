@@ -1,0 +1,265 @@
+"""The spatial transformer module: localisation network, identity-initialised regressor, grid, sampler.
+
+The paper's three parts, in order (Jaderberg et al. 2015, section 3)::
+
+    features = localization(U)                    (N, loc_features)   any Module, e.g. convs + ReLU
+    theta    = regressor(features)                (N, P)              Linear(loc_features, P)
+    grid     = T_theta(identity grid of out_size) (N, H_out, W_out, 2)
+    V        = sample(U, grid)                    (N, C, H_out, W_out)
+
+The localisation network is given by the caller and ends in flat features (N, loc_features);
+the final regressor to the P parameters of the transform belongs to the transformer, because
+it is always the same layer and must start as the IDENTITY transform: zero weights, and the
+identity as bias, so that at initialisation ``V == U`` (when ``out_size`` is the input's) and
+training starts from "look at the whole image". ``loc_features`` is required rather than
+inferred, so that every parameter exists as soon as the module is built (an optimizer or
+``load_state_dict`` can be used before the first forward).
+
+    transform     P    identity bias                   grid generator, parameter shape
+    affine        6    (1, 0, 0, 0, 1, 0)              affine_grid, theta (N, 2, 3)
+    attention     3    (1, 0, 0) = (s, tx, ty)         attention_grid, (N, 3)
+    projective    8    (1, 0, 0, 0, 1, 0, 0, 0)        projective_grid, (N, 8)
+    tps           2K   zeros (offsets of K points)     tps_grid, (N, K, 2)
+
+With zero regressor weights the localisation network receives no gradient at the very first
+step (``dL/dfeatures = W^T dL/dtheta = 0``); from the second step on it does, once the
+regressor's weights have moved. The paper trains the localisation network with a smaller
+learning rate than the rest; ``lr_mult`` records that factor and :func:`param_groups` turns
+a model into optimizer parameter groups that apply it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd.tensor import Tensor
+from ..rng import resolve_rng
+from .layers import Linear
+from .module import Module
+
+__all__ = ["SpatialTransformer", "TRANSFORMS", "param_groups"]
+
+#: Parameter count of each transform (TPS: per control point, times K).
+TRANSFORMS = ("affine", "attention", "projective", "tps")
+_SAMPLER_MODES = ("bilinear", "nearest", "bicubic")
+_PADDING_MODES = ("zeros", "border", "reflection")
+
+
+def _identity(transform, control_points):
+    if transform == "affine":
+        return np.array([1, 0, 0, 0, 1, 0], dtype=np.float64)
+    if transform == "attention":
+        return np.array([1, 0, 0], dtype=np.float64)
+    if transform == "projective":
+        return np.array([1, 0, 0, 0, 1, 0, 0, 0], dtype=np.float64)
+    return np.zeros(2 * control_points[0] * control_points[1])
+
+
+def _out_size(out_size):
+    if out_size is None:
+        return None
+    if isinstance(out_size, (int, np.integer)) and not isinstance(out_size, bool):
+        out_size = (out_size, out_size)
+    try:
+        h, w = out_size
+    except (TypeError, ValueError):
+        raise ValueError(f"out_size: expected None, an int or (H, W), got {out_size!r}") from None
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in (h, w)):
+        raise ValueError(f"out_size: expected positive ints (H, W), got {out_size!r}")
+    return int(h), int(w)
+
+
+class SpatialTransformer(Module):
+    """A spatial transformer: ``V = sample(U, T_theta(grid))`` with ``theta = regressor(localization(U))``.
+
+    Parameters
+    ----------
+    localization : Module
+        Maps the input (N, C, H, W) to flat features (N, loc_features), e.g. convolutions, pooling,
+        ReLU, ``Flatten`` and a hidden ``Linear`` + ReLU. It must not include the final regressor.
+    loc_features : int
+        Number of features the localisation network produces (the regressor's ``in_features``).
+    transform : {"affine", "attention", "projective", "tps"}
+        The transformation family (see the module docstring for P and the identity).
+    out_size : int or (int, int), optional
+        (H_out, W_out) of the output; by default the input's (H, W). Independent of the input size:
+        a smaller output down-samples the attended region.
+    mode : {"bilinear", "nearest", "bicubic"}
+        Sampling kernel of :func:`~stn_np.functional.grid_sample`. Only bilinear and bicubic pass
+        gradients to the grid (the integer kernel's position gradient is zero).
+    padding_mode : {"zeros", "border", "reflection"}
+        What the sampler reads outside the input.
+    align_corners : bool
+        Coordinate convention of the grid and the sampler (False: -1/+1 are the image's edges).
+    control_points : (int, int)
+        TPS control lattice (rows, cols); ignored by the other transforms.
+    lr_mult : float
+        Learning-rate multiplier for the localisation network and the regressor, applied by
+        :func:`param_groups` (1: no change). Non-negative.
+    dtype : dtype
+        Dtype of the regressor's parameters (float32 by default).
+    rng : numpy.random.Generator, optional
+        Unused by the identity initialisation; accepted for symmetry with the other layers.
+
+    Attributes
+    ----------
+    localization : Module
+    regressor : Linear
+        ``Linear(loc_features, P)`` with zero weight and the identity as bias.
+    last_theta : ndarray or None
+        The transform parameters of the last forward, detached: (N, 2, 3) affine, (N, 3)
+        attention, (N, 8) projective, (N, K, 2) TPS offsets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stn_np import nn
+    >>> loc = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU())
+    >>> st = nn.SpatialTransformer(loc, loc_features=8, transform="affine")
+    >>> x = np.random.default_rng(0).random((2, 1, 4, 4), dtype=np.float32)
+    >>> bool(np.array_equal(st(x).numpy(), x))  # the identity at initialisation
+    True
+    >>> st.last_theta[0]
+    array([[1., 0., 0.],
+           [0., 1., 0.]], dtype=float32)
+    """
+
+    def __init__(self, localization, loc_features, transform="affine", out_size=None, mode="bilinear",
+                 padding_mode="zeros", align_corners=False, control_points=(4, 4), lr_mult=1.0,
+                 dtype=np.float32, rng=None):
+        super().__init__()
+        if not isinstance(localization, Module):
+            raise TypeError(f"localization: expected a Module, got {type(localization).__name__}")
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform: expected one of {', '.join(TRANSFORMS)}, got {transform!r}")
+        if mode not in _SAMPLER_MODES:
+            raise ValueError(f"mode: expected one of {', '.join(_SAMPLER_MODES)}, got {mode!r}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode: expected one of {', '.join(_PADDING_MODES)}, got {padding_mode!r}")
+        if not isinstance(align_corners, (bool, np.bool_)):
+            raise TypeError(f"align_corners: expected a bool, got {type(align_corners).__name__}")
+        if isinstance(lr_mult, bool) or not isinstance(lr_mult, (int, float, np.floating, np.integer)) or lr_mult < 0:
+            raise ValueError(f"lr_mult: expected a non-negative number, got {lr_mult!r}")
+        control_points = tuple(int(c) for c in control_points)
+        if len(control_points) != 2 or min(control_points) < 2:
+            raise ValueError(f"control_points: expected (rows, cols) with both >= 2, got {control_points!r}")
+        self.transform = transform
+        self.out_size = _out_size(out_size)
+        self.mode, self.padding_mode, self.align_corners = mode, padding_mode, bool(align_corners)
+        self.control_points = control_points
+        self.lr_mult = float(lr_mult)
+        identity = _identity(transform, control_points)
+        self.localization = localization
+        self.regressor = Linear(loc_features, len(identity), dtype=dtype, rng=resolve_rng(rng))
+        self.regressor.weight.data[...] = 0
+        self.regressor.bias.data[...] = identity
+        self.last_theta = None
+
+    @property
+    def loc_features(self):
+        """Features the localisation network produces (the regressor's ``in_features``)."""
+        return self.regressor.in_features
+
+    def localization_parameters(self):
+        """The parameters of the localisation network and the regressor (those ``lr_mult`` scales)."""
+        seen = set()
+        for module in (self.localization, self.regressor):
+            for p in module.parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield p
+
+    def theta(self, x):
+        """The transform parameters for input ``x``, shaped for the grid generator (a Tensor)."""
+        features = self.localization(x)
+        if features.ndim != 2 or features.shape[1] != self.loc_features:
+            raise ValueError(
+                f"localization: expected features of shape (N, {self.loc_features}) (loc_features), "
+                f"got {features.shape}; end the localisation network with Flatten/Linear"
+            )
+        theta = self.regressor(features)
+        n = theta.shape[0]
+        if self.transform == "affine":
+            return theta.reshape(n, 2, 3)
+        if self.transform == "tps":
+            return theta.reshape(n, self.control_points[0] * self.control_points[1], 2)
+        return theta
+
+    def grid(self, theta, size):
+        """Sampling grid (N, H_out, W_out, 2) of ``theta`` for an output of ``size`` (N, C, H_out, W_out)."""
+        if self.transform == "affine":
+            return F.affine_grid(theta, size, self.align_corners)
+        if self.transform == "attention":
+            return F.attention_grid(theta, size, self.align_corners)
+        if self.transform == "projective":
+            return F.projective_grid(theta, size, self.align_corners)
+        return F.tps_grid(theta, size, self.control_points, self.align_corners)
+
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim != 4:
+            raise ValueError(f"x: expected images of shape (N, C, H, W), got {x.shape}")
+        n, c, h, w = x.shape
+        theta = self.theta(x)
+        self.last_theta = theta.data.copy()
+        out_h, out_w = self.out_size or (h, w)
+        grid = self.grid(theta, (n, c, out_h, out_w))
+        return F.grid_sample(x, grid, self.mode, self.padding_mode, self.align_corners)
+
+    def extra_repr(self):
+        size = "input" if self.out_size is None else self.out_size
+        text = (f"transform={self.transform!r}, loc_features={self.loc_features}, out_size={size}, "
+                f"mode={self.mode!r}, padding_mode={self.padding_mode!r}, align_corners={self.align_corners}")
+        if self.transform == "tps":
+            text += f", control_points={self.control_points}"
+        return text + (f", lr_mult={self.lr_mult}" if self.lr_mult != 1 else "")
+
+
+def param_groups(model, lr):
+    """Optimizer parameter groups of ``model`` applying each spatial transformer's ``lr_mult``.
+
+    Every :class:`SpatialTransformer` inside ``model`` contributes one group with its
+    localisation network's and regressor's parameters at ``lr * lr_mult``; all other parameters
+    form the first group at ``lr``. Empty groups are left out.
+
+    Parameters
+    ----------
+    model : Module
+    lr : float
+        The base learning rate.
+
+    Returns
+    -------
+    list of dict
+        ``[{"params": [...], "lr": lr}, {"params": [...], "lr": lr * lr_mult}, ...]``, ready for
+        ``stn_np.optim.SGD`` / ``Adam``. Parameters are listed once, in ``model.parameters()``
+        order within each group.
+
+    Examples
+    --------
+    >>> from stn_np import nn
+    >>> from stn_np.optim import Adam
+    >>> st = nn.SpatialTransformer(nn.Sequential(nn.Flatten(), nn.Linear(16, 4)), 4, lr_mult=0.1)
+    >>> model = nn.Sequential(st, nn.Flatten(), nn.Linear(16, 2))
+    >>> [(len(g["params"]), g["lr"]) for g in param_groups(model, 1e-3)]
+    [(2, 0.001), (4, 0.0001)]
+    >>> opt = Adam(param_groups(model, 1e-3))
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"model: expected a Module, got {type(model).__name__}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)) or lr < 0:
+        raise ValueError(f"lr: expected a non-negative number, got {lr!r}")
+    lr = float(lr)
+    owner = {}
+    transformers = [m for m in model.modules() if isinstance(m, SpatialTransformer)]
+    for index, st in enumerate(transformers):
+        for p in st.localization_parameters():
+            owner.setdefault(id(p), index)
+    base = [p for p in model.parameters() if id(p) not in owner]
+    groups = [{"params": base, "lr": lr}] if base else []
+    for index, st in enumerate(transformers):
+        params = [p for p in model.parameters() if owner.get(id(p)) == index]
+        if params:
+            groups.append({"params": params, "lr": lr * st.lr_mult})
+    return groups
