@@ -108,7 +108,7 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
         (overlay(gray[0], gray[1]), "overlay before", None),
         (overlay(gray[0], gray[2]), "overlay after", None),
     ]
-    figure = Figure(figsize=(12, 6.4))
+    figure = Figure(figsize=(12, 7.2))
     axes = figure.subplots(2, 4)
     for ax, (image, label, colours) in zip(axes.ravel(), panels):
         ax.imshow(image, cmap=colours, vmin=0 if colours == "gray" else None, vmax=1 if colours == "gray" else None,
