@@ -13,6 +13,9 @@ Two comparisons are offered:
     For large inputs: random ``u`` (output-shaped) and ``v`` (input-shaped), and
     ``<u, J v>`` from two forward passes at ``x +- eps v`` against ``<J^T u, v>`` from one
     backward pass. Cheap at any size; a wrong backward almost surely changes the number.
+    The step ``eps v`` moves every input element at once, so with thousands of elements some
+    may cross a kink (a bilinear sample crossing a pixel centre, a ReLU crossing 0) and the
+    check fails although the backward is right: draw inputs away from kinks, or shrink eps.
 
 Central differences have truncation error O(eps^2) and rounding error O(macheps / eps); in
 float64 the default ``eps=1e-6`` balances them. In float32 no eps gives more than about three
