@@ -102,7 +102,7 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
     cmap = None if fixed_d.ndim == 3 else "gray"
     panels = [
         (fixed_d, "fixed", cmap), (before_d, "moving (before)", cmap), (warped_d, "warped (after)", cmap),
-        (np.abs(gray[0] - gray[2]), "|fixed - warped|", "magma"),
+        (np.abs(gray[0] - gray[2]), f"|fixed - warped| (max {np.abs(gray[0] - gray[2]).max():.2g})", "magma"),
         (checkerboard(fixed_d, before_d, tiles), "checkerboard before", cmap),
         (checkerboard(fixed_d, warped_d, tiles), "checkerboard after", cmap),
         (overlay(gray[0], gray[1]), "overlay before", None),
