@@ -55,15 +55,19 @@ class ProjectiveGrid(Function):
     @staticmethod
     def backward(ctx, g):
         points, w, xs, ys, free = ctx.saved_arrays
-        x, y = points[:, 0], points[:, 1]
+        # B = [x, y, 1] per point, contiguous: the three sums of each row pair become one BLAS
+        # product (a product with the strided column points[:, 0] is ~1000x slower)
+        B = np.empty((points.shape[0], 3), dtype=points.dtype)
+        B[:, :2] = points
+        B[:, 2] = 1
         g = g.reshape(g.shape[0], -1, 2)
         gx, gy = g[..., 0], g[..., 1]
         gu, gv = gx / w, gy / w
         gw = -(gx * xs + gy * ys) / w * free
         grad = np.empty((g.shape[0], 8), dtype=g.dtype)
-        grad[:, 0], grad[:, 1], grad[:, 2] = gu @ x, gu @ y, gu.sum(axis=1)
-        grad[:, 3], grad[:, 4], grad[:, 5] = gv @ x, gv @ y, gv.sum(axis=1)
-        grad[:, 6], grad[:, 7] = gw @ x, gw @ y
+        grad[:, 0:3] = gu @ B
+        grad[:, 3:6] = gv @ B
+        grad[:, 6:8] = gw @ B[:, :2]
         return grad
 
 
