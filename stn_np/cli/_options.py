@@ -1,0 +1,34 @@
+"""Helpers shared by ``stn-np train`` and ``stn-np evaluate``: runtime options and option-named errors.
+
+See :mod:`stn_np.training.runtime` for the measurements behind the runtime defaults.
+"""
+
+import dataclasses
+
+from ..training import TrainConfig, keep_heap, set_blas_threads
+
+_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
+
+def add_runtime_options(parser):
+    parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
+                        help="OpenBLAS threads (default: 1; 2 threads gain ~20%% on an idle 2-core machine but "
+                             "slow down badly when another process is busy)")
+    parser.add_argument("--no-keep-heap", action="store_true",
+                        help="let glibc return freed buffers to the OS after each step (slower)")
+
+
+def apply_runtime_options(args):
+    if args.blas_threads < 1:
+        raise ValueError(f"--blas-threads: expected a positive int, got {args.blas_threads}")
+    set_blas_threads(args.blas_threads)
+    if not args.no_keep_heap:
+        keep_heap()
+
+
+def option_error(error):
+    """``error`` with a leading config field name (``train_size: ...``) spelt as its option (``--train-size: ...``)."""
+    name, colon, rest = str(error).partition(":")
+    if colon and name in _FIELDS:
+        return type(error)(f"--{name.replace('_', '-')}:{rest}")
+    return error
