@@ -12,7 +12,7 @@ _FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 def add_runtime_options(parser):
     parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
-                        help="OpenBLAS threads (default: 1; 2 threads gain ~20%% on an idle 2-core machine but "
+                        help="OpenBLAS threads (default: 1; 2 threads gain ~15%% on an idle 2-core machine but "
                              "slow down badly when another process is busy)")
     parser.add_argument("--no-keep-heap", action="store_true",
                         help="let glibc return freed buffers to the OS after each step (slower)")

@@ -7,13 +7,13 @@ and both change the whole process, so library users opt in; ``stn-np train`` and
 :func:`keep_heap` -- each training step allocates the same multi-megabyte buffers (im2col
 matrices, activations) and frees them again. By default glibc serves blocks above 128 KiB with
 ``mmap`` and returns them to the OS on ``free``, so the next step page-faults every page in
-again; that cost about 40% of a training step. Raising ``M_MMAP_THRESHOLD`` and
+again; keeping them made a step 20-40% faster in ``benchmarks/bench_train.py``. Raising ``M_MMAP_THRESHOLD`` and
 ``M_TRIM_THRESHOLD`` (``mallopt``) makes glibc keep those blocks for reuse. Memory is kept,
 not leaked: the peak stays the peak of one step. A no-op without glibc.
 
 :func:`set_blas_threads` -- OpenBLAS's worker threads spin while they wait for each other, so
 a 2-thread matmul slows down enormously when another process occupies the second core (one
-epoch took 18x longer in a measurement), while 2 threads gain only about 20% on an idle
+epoch took 18x longer in a measurement), while 2 threads gain only about 15% on an idle
 machine. The command line therefore uses 1 BLAS thread by default. OpenBLAS's thread count can
 only be changed after NumPy has loaded through its own ``openblas_set_num_threads``, which this
 finds in the libraries mapped into the process (Linux; a no-op elsewhere).
