@@ -82,6 +82,8 @@ class Optimizer:
         for key, value in group.items():
             if isinstance(value, np.generic):
                 group[key] = value.item()
+            elif isinstance(value, tuple):  # e.g. Adam's betas restored from an array
+                group[key] = tuple(v.item() if isinstance(v, np.generic) else v for v in value)
         lr = group["lr"]
         if not isinstance(lr, (int, float)) or lr < 0:
             raise ValueError(f"lr: expected a non-negative number in group {index}, got {lr!r}")
@@ -163,10 +165,11 @@ class Optimizer:
                         f"state_dict: {name} of parameter {index} has shape {value.shape}, the parameter {p.shape}"
                     )
                 state[index][name] = value.astype(p.dtype, copy=True)
-        for saved, own in zip(groups, self.param_groups):
+        for i, (saved, own) in enumerate(zip(groups, self.param_groups)):
             for key, value in saved.items():
                 if key != "params":
                     own[key] = tuple(value) if isinstance(own.get(key), tuple) else value
+            self._check_options(own, i)
         self.state = state
 
     def __repr__(self):

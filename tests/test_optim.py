@@ -214,3 +214,21 @@ def test_a_tiny_cnn_learns_bar_orientation(make_opt, rng):
     assert losses[-1] < 0.2 * losses[0]
     x_test, y_test = bars(rng)
     assert np.mean(model.eval()(x_test).data.argmax(axis=1) == y_test) > 0.9
+
+
+def test_loaded_options_are_python_numbers_so_float32_updates_stay_float32():
+    import numpy as np
+
+    from stn_np import Tensor
+    from stn_np.optim import Adam, flatten_state_dict
+
+    p = Tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = Adam([p], lr=1e-3)
+    p.grad = np.ones(3, np.float32)
+    opt.step()
+    restored = Adam([p], lr=1e-3)
+    restored.load_state_dict(flatten_state_dict(opt.state_dict()))
+    beta1, beta2 = restored.param_groups[0]["betas"]
+    assert type(beta1) is float and type(beta2) is float and type(restored.param_groups[0]["lr"]) is float
+    restored.step()
+    assert p.data.dtype == np.float32 and restored.state[0]["exp_avg"].dtype == np.float32

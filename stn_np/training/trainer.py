@@ -139,21 +139,6 @@ def evaluate(model, images, labels, batch_size=EVAL_BATCH):
     return correct / max(len(labels), 1)
 
 
-def _plain_options(optimizer):
-    """Turn NumPy scalars among the group options back into Python numbers, in place.
-
-    A flat state dict stores Adam's ``betas`` as an array, and ``load_state_dict`` restores them
-    as ``np.float64`` scalars; those would promote the float32 moment updates to float64 and
-    round differently from the uninterrupted run.
-    """
-    for group in optimizer.param_groups:
-        for key, value in group.items():
-            if isinstance(value, np.generic):
-                group[key] = value.item()
-            elif isinstance(value, tuple):
-                group[key] = tuple(v.item() if isinstance(v, np.generic) else v for v in value)
-
-
 def _epoch_seed(seed, epoch):
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
@@ -203,7 +188,6 @@ class _Run:
         meta = checkpoint.meta
         self.model.load_state_dict(checkpoint.model_state)
         self.optimizer.load_state_dict(checkpoint.optimizer_state)
-        _plain_options(self.optimizer)
         get_rng().bit_generator.state = meta["rng_state"]
         self.epoch, self.batch = meta["position"]["epoch"], meta["position"]["batch"]
         self.step = meta["position"]["step"]
