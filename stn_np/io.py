@@ -50,6 +50,7 @@ def atomic_write(path, mode="wb"):
         raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
     try:
+        os.chmod(tmp, _new_file_mode())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
             yield f
             f.flush()
@@ -59,6 +60,13 @@ def atomic_write(path, mode="wb"):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _new_file_mode():
+    """The mode ``open()`` would give a new file: 0o666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def save_json(path, obj):

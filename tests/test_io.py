@@ -40,3 +40,12 @@ def test_json_and_missing_directory(tmp_path):
     assert '"epochs"' in (tmp_path / "m.json").read_text()
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_json(tmp_path / "nope" / "m.json", {})
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        save_json(tmp_path / "m.json", {})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644
