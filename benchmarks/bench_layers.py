@@ -38,18 +38,6 @@ WORKLOADS = [
 ]
 
 
-def keep_heap():
-    """Raise glibc's mmap and trim thresholds to 1 GiB (Linux only; a no-op elsewhere)."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
-
-
 def median_ms(fn, repeats):
     fn()  # warm up
     times = []
@@ -124,10 +112,13 @@ def main():
         if "numpy" in sys.modules:
             raise RuntimeError("--blas-threads must be applied before NumPy is imported")
         os.environ["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)  # NumPy's BLAS only, not torch's OpenMP
-    if args.keep_heap:
-        print(f"keep-heap: {'on' if keep_heap() else 'unavailable'}")
     global np
     import numpy as np
+
+    from stn_np.training import keep_heap  # imports NumPy: only after OPENBLAS_NUM_THREADS is set
+
+    if args.keep_heap:
+        print(f"keep-heap: {'on' if keep_heap() else 'unavailable'}")
 
     ours = time_stn(args.repeats)
     try:

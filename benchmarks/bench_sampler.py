@@ -26,6 +26,7 @@ import numpy as np
 
 from stn_np import Tensor
 from stn_np.sampling import grid_sample, identity_grid
+from stn_np.training import keep_heap
 
 WORKLOADS = [
     ("bilinear zeros N=16 C=32 64x64", 16, 32, 64, 64, "bilinear", 3.0),
@@ -45,18 +46,6 @@ def make_inputs(N, C, H, W, seed=0):
     grid = np.einsum("pj,nij->npi", base, rot * scale[:, None, None]) + rng.uniform(-0.2, 0.2, (N, 1, 2))
     g = rng.standard_normal((N, C, H, W)).astype(np.float32)
     return U, grid.reshape(N, H, W, 2).astype(np.float32), g
-
-
-def keep_heap():
-    """Serve large allocations from a heap that glibc never trims (Linux; False elsewhere)."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
 
 
 def median_ms(fn, repeats):
