@@ -12,26 +12,13 @@ Usage: python benchmarks/bench_autograd.py [--repeats 7]
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 from stn_np import Tensor
+from timing import median_seconds
 
 N_OPS = 300
-
-
-def median_seconds(fn, repeats, inner):
-    """Median over ``repeats`` of the mean time of ``inner`` calls of fn."""
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - start) / inner)
-    return statistics.median(times)
 
 
 def chain(make, mark):

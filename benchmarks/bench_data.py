@@ -22,15 +22,7 @@ import time
 import numpy as np
 
 from stn_np.data import DISTORTIONS, batches, distort, distortion_params, glyph_bank, load_mnist_like, synthetic_digits
-
-
-def median_seconds(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds
 
 
 def report(what, seconds, n=None):
@@ -61,10 +53,10 @@ def main():
     start = time.perf_counter()
     glyph_bank()
     report("glyph bank (first call)", time.perf_counter() - start)
-    report(f"synthetic_digits({n})", median_seconds(lambda: synthetic_digits(n, 0), args.repeats), n)
+    report(f"synthetic_digits({n})", median_seconds(lambda: synthetic_digits(n, 0), args.repeats, warmup=0), n)
     digits = synthetic_digits(n, 0)[0]
     for kind in DISTORTIONS:
-        report(f"distort({n}, {kind!r})", median_seconds(lambda: distort(digits, kind, 1), args.repeats), n)
+        report(f"distort({n}, {kind!r})", median_seconds(lambda: distort(digits, kind, 1), args.repeats, warmup=0), n)
     rts = distort(digits, "RTS", 1)
     try:
         import torch  # noqa: F401
@@ -72,7 +64,7 @@ def main():
         print("torch not importable: no ratio")
     else:
         # interleaved, so that load from other processes hits both alike
-        pairs = [(median_seconds(lambda: distort(digits, "RTS", 1), 1), median_seconds(lambda: torch_rts(digits, 1), 1))
+        pairs = [(median_seconds(lambda: distort(digits, "RTS", 1), 1, warmup=0), median_seconds(lambda: torch_rts(digits, 1), 1, warmup=0))
                  for _ in range(args.repeats)]
         ours, theirs = (statistics.median(p) for p in zip(*pairs))
         report(f"distort({n}, 'RTS') again, interleaved", ours, n)
@@ -81,10 +73,10 @@ def main():
         print(f"ratio stn_np / torch: {ours / theirs:.1f}x; pixels within 1 of torch's: {same:.5f}")
     labels = np.zeros(n, np.int64)
     epoch = lambda: sum(1 for _ in batches(rts, labels, 64, shuffle=True, seed=0))  # noqa: E731
-    report(f"one epoch of batches (64) over {n} RTS images", median_seconds(epoch, args.repeats), n)
+    report(f"one epoch of batches (64) over {n} RTS images", median_seconds(epoch, args.repeats, warmup=0), n)
     if os.path.isdir(args.fashion_dir):
         report("load_mnist_like(fashion-mnist, train)",
-               median_seconds(lambda: load_mnist_like(args.fashion_dir, "train"), args.repeats), 60000)
+               median_seconds(lambda: load_mnist_like(args.fashion_dir, "train"), args.repeats, warmup=0), 60000)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,8 @@ Usage: python benchmarks/bench_layers.py [--repeats 15] [--blas-threads N] [--ke
 
 import argparse
 import os
-import statistics
 import sys
-import time
+from timing import median_seconds
 
 BATCH = 64
 WORKLOADS = [
@@ -36,16 +35,6 @@ WORKLOADS = [
     ("max_pool2d k2 20x15x15", (BATCH, 20, 15, 15), "pool", dict(k=2)),
     ("linear 320->50", (BATCH, 320), "linear", dict(out=50)),
 ]
-
-
-def median_ms(fn, repeats):
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def arrays(shape, kind, options):
@@ -75,7 +64,7 @@ def time_stn(repeats):
         def both():
             op(*inputs).backward(g)
 
-        results[name] = (median_ms(lambda: op(*inputs), repeats), median_ms(both, repeats))
+        results[name] = (1e3 * median_seconds(lambda: op(*inputs), repeats), 1e3 * median_seconds(both, repeats))
     return results
 
 
@@ -98,7 +87,7 @@ def time_torch(repeats):
         def both():
             op(*inputs).backward(g)
 
-        results[name] = (median_ms(forward, repeats), median_ms(both, repeats))
+        results[name] = (1e3 * median_seconds(forward, repeats), 1e3 * median_seconds(both, repeats))
     return results
 
 

@@ -19,14 +19,13 @@ Usage: python benchmarks/bench_sampler.py [--repeats 15] [--forward-only] [--kee
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 from stn_np import Tensor
 from stn_np.sampling import grid_sample, identity_grid
 from stn_np.training import keep_heap
+from timing import median_seconds
 
 WORKLOADS = [
     ("bilinear zeros N=16 C=32 64x64", 16, 32, 64, 64, "bilinear", 3.0),
@@ -46,16 +45,6 @@ def make_inputs(N, C, H, W, seed=0):
     grid = np.einsum("pj,nij->npi", base, rot * scale[:, None, None]) + rng.uniform(-0.2, 0.2, (N, 1, 2))
     g = rng.standard_normal((N, C, H, W)).astype(np.float32)
     return U, grid.reshape(N, H, W, 2).astype(np.float32), g
-
-
-def median_ms(fn, repeats):
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def stn_np_step(U, grid, g, mode, forward_only):
@@ -110,10 +99,10 @@ def main():
         if args.only not in label:
             continue
         U, grid, g = make_inputs(N, C, H, W)
-        ours = median_ms(stn_np_step(U, grid, g, mode, args.forward_only), args.repeats)
+        ours = 1e3 * median_seconds(stn_np_step(U, grid, g, mode, args.forward_only), args.repeats)
         row = f"{label:<34}{ours:>10.2f}"
         if have_torch:
-            theirs = median_ms(torch_step(U, grid, g, mode, args.forward_only), args.repeats)
+            theirs = 1e3 * median_seconds(torch_step(U, grid, g, mode, args.forward_only), args.repeats)
             row += f"{theirs:>10.2f}{ours / theirs:>8.2f}"
             row += f"{'<= ' + format(target, 'g') + 'x':>8}" if target else f"{'info':>8}"
         print(row)

@@ -24,11 +24,11 @@ Timings from a shared machine vary: 2-thread figures in particular depend on wha
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from timing import median_seconds
 
 BATCH, SIZE = 64, 42
 MODELS = ("cnn", "st-cnn")
@@ -40,17 +40,6 @@ def batch_arrays():
 
     rng = np.random.default_rng(0)
     return rng.random((BATCH, 1, SIZE, SIZE), dtype=np.float32), rng.integers(0, 10, BATCH)
-
-
-def median_step_ms(step, steps):
-    for _ in range(5):
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def stn_step(model_name):
@@ -176,7 +165,7 @@ def worker(args):
     if args.worker == "torch":
         import torch
 
-        result = {model: median_step_ms(torch_step(model), args.steps) for model in MODELS}
+        result = {model: 1e3 * median_seconds(torch_step(model), args.steps, warmup=5) for model in MODELS}
         result["version"] = torch.__version__
     else:
         set_blas_threads(args.threads)
@@ -185,7 +174,7 @@ def worker(args):
         if args.worker == "profile":
             result = {model: profile_step(model, args.steps) for model in MODELS}
         else:
-            result = {model: median_step_ms(stn_step(model), args.steps) for model in MODELS}
+            result = {model: 1e3 * median_seconds(stn_step(model), args.steps, warmup=5) for model in MODELS}
     print(json.dumps(result))
 
 
