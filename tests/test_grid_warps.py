@@ -6,7 +6,7 @@ import pytest
 
 import stn_np
 import stn_np.functional as F
-from stn_np import Tensor
+
 
 H, W = 5, 6
 

@@ -1,7 +1,5 @@
 """Affine map of the last axis, PyTorch's ``linear`` (weight stored as (out, in))."""
 
-import numpy as np
-
 from ..autograd.function import Function
 from ._validate import check_float_dtype, shape_of
 

@@ -47,7 +47,7 @@ from ..optim import Adam
 from ..sampling.grid_sample import grid_sample
 from ..sampling.grid_tps import check_control_points
 from .losses import LOSSES, similarity_loss
-from .models import TRANSFORMS, get_model
+from .models import get_model
 from .pyramid import build_pyramid, level_sizes
 from .transforms import theta_to_pixel
 
