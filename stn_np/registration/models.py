@@ -52,7 +52,10 @@ class Model:
     lr_per_level : float
         Factor applied to ``lr`` at each finer level (0.1 for normalised-coordinate
         parameters: a finer level only refines what the coarser one found, to a fraction of
-        its smaller pixel; 1 for the dense flow, which is already in pixels of its level).
+        its smaller pixel; 0.5 for the dense flow: it is in pixels of its level, but a fresh
+        Adam's first steps move every component by about ``lr`` whatever its gradient, and at
+        the full step they undid the carried flow so that a level could stop, by patience,
+        where it started).
     regularised : bool
         Whether ``smoothness`` applies (the diffusion penalty of the dense flow).
     """
@@ -120,7 +123,7 @@ MODELS = {
         Model("attention", lr=0.02, steps=(150, 80, 40)),
         Model("projective", lr=0.02, steps=(200, 100, 50)),
         Model("tps", lr=0.02, steps=(200, 100, 50)),
-        Model("dense", lr=0.2, steps=(200, 150, 100), lr_per_level=1.0, regularised=True),
+        Model("dense", lr=0.2, steps=(200, 150, 100), lr_per_level=0.5, regularised=True),
     )
 }
 

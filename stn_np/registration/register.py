@@ -21,8 +21,9 @@ to the next finer level as its starting point (unchanged for normalised paramete
 flow is resampled and rescaled to the new pixels).
 
 The optimiser is stn_np's Adam. Its step at a level starts at ``lr * lr_per_level**k`` (k
-levels above the coarsest; the factor is 1/2 for normalised parameters, whose useful step
-shrinks with the pixel, and 1 for the dense flow, already in pixels of its level) and decays
+levels above the coarsest; the factor is 0.1 for normalised parameters, whose useful step
+shrinks with the pixel, and 0.5 for the dense flow, already in pixels of its level; see
+``Model.lr_per_level``) and decays
 along a half cosine to a tenth of that over the level's step budget. A level ends early when
 the objective has not improved by a relative ``tol`` for ``patience`` steps.
 
