@@ -100,7 +100,9 @@ class SpatialTransformer(Module):
     dtype : dtype
         Dtype of the regressor's parameters (float32 by default).
     rng : numpy.random.Generator, optional
-        Unused by the identity initialisation; accepted for symmetry with the other layers.
+        Generator of the regressor's default initialisation (the global one when None). Its
+        values are then replaced by the identity, but the draws are still taken, so a model's
+        later layers get the same initial weights whatever transform precedes them.
 
     Attributes
     ----------
