@@ -101,8 +101,8 @@ class SpatialTransformer(Module):
         Dtype of the regressor's parameters (float32 by default).
     rng : numpy.random.Generator, optional
         Generator of the regressor's default initialisation (the global one when None). Its
-        values are then replaced by the identity, but the draws are still taken, so a model's
-        later layers get the same initial weights whatever transform precedes them.
+        values are then replaced by the identity; the draws are still taken, so the generator
+        advances exactly as for any other ``Linear`` of that shape.
 
     Attributes
     ----------
