@@ -41,3 +41,13 @@ def test_every_function_in_the_library_is_exercised_by_a_case():
 def test_unknown_case_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown op 'nope'.*matmul"):
         get_case("nope")
+
+
+def test_functions_and_layers_have_distinct_names():
+    # One convention: every op class is named ``<Op>Function``; layers (``stn_np.nn``) never are.
+    import stn_np.nn as nn
+
+    ops = {f.__name__ for f in _all_subclasses(Function) if f.__module__.startswith("stn_np.")}
+    assert ops and all(name.endswith("Function") for name in ops), sorted(n for n in ops if not n.endswith("Function"))
+    layers = {name for name in dir(nn) if isinstance(getattr(nn, name), type)}
+    assert not ops & layers

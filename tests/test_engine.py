@@ -164,7 +164,7 @@ def test_leaf_grads_are_independent_arrays():
     a = Tensor([1.0, 2.0], requires_grad=True)
     b = Tensor([3.0, 4.0], requires_grad=True)
     seed = np.array([1.0, -1.0])
-    (a + b).backward(seed)  # Add returns the same upstream array for both inputs
+    (a + b).backward(seed)  # AddFunction returns the same upstream array for both inputs
     a.grad *= 10
     np.testing.assert_array_equal(b.grad, [1.0, -1.0])
     np.testing.assert_array_equal(seed, [1.0, -1.0])  # the caller's seed is untouched
@@ -173,7 +173,7 @@ def test_leaf_grads_are_independent_arrays():
 
 def test_gradient_from_broadcast_view_is_writable_and_owned():
     x = Tensor(np.ones((2, 3)), requires_grad=True)
-    x.sum().backward()  # Sum returns a broadcast (read-only, zero-stride) view
+    x.sum().backward()  # SumFunction returns a broadcast (read-only, zero-stride) view
     x.grad[0, 0] = 5.0
     assert x.grad.flags.writeable and x.grad.sum() == 10.0
 

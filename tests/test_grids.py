@@ -113,7 +113,7 @@ def test_a_tensor_argument_keeps_its_graph(name, rng):
     size = (2, 1, 3, 4)
     fn, _ = identity_params(name, size, np.float64)
     leaf = Tensor(near_identity(name, size, rng), requires_grad=True)
-    grid = fn(leaf * 1.0, True)  # an interior tensor: the gradient must flow back through Mul
+    grid = fn(leaf * 1.0, True)  # an interior tensor: the gradient must flow back through MulFunction
     assert grid.requires_grad
     g = rng.standard_normal(grid.shape)
     grid.backward(g)

@@ -2,7 +2,7 @@
 
 An op is written as a subclass with two static methods side by side::
 
-    class Mul(Function):
+    class MulFunction(Function):
         '''z = x * y;  dL/dx = g * y,  dL/dy = g * x.'''
         broadcasts = True
 
@@ -106,7 +106,7 @@ class trace_functions:
     >>> with stn_np.autograd.trace_functions() as used:
     ...     _ = stn_np.Tensor([1.0]) * 3
     >>> sorted(f.__name__ for f in used)
-    ['Mul']
+    ['MulFunction']
     """
 
     def __enter__(self):

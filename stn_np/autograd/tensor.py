@@ -244,63 +244,63 @@ class Tensor:
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other):
-        return _ew.Add.apply(self, other)
+        return _ew.AddFunction.apply(self, other)
 
     def __radd__(self, other):
-        return _ew.Add.apply(other, self)
+        return _ew.AddFunction.apply(other, self)
 
     def __sub__(self, other):
-        return _ew.Sub.apply(self, other)
+        return _ew.SubFunction.apply(self, other)
 
     def __rsub__(self, other):
-        return _ew.Sub.apply(other, self)
+        return _ew.SubFunction.apply(other, self)
 
     def __mul__(self, other):
-        return _ew.Mul.apply(self, other)
+        return _ew.MulFunction.apply(self, other)
 
     def __rmul__(self, other):
-        return _ew.Mul.apply(other, self)
+        return _ew.MulFunction.apply(other, self)
 
     def __truediv__(self, other):
-        return _ew.Div.apply(self, other)
+        return _ew.DivFunction.apply(self, other)
 
     def __rtruediv__(self, other):
-        return _ew.Div.apply(other, self)
+        return _ew.DivFunction.apply(other, self)
 
     def __pow__(self, other):
-        return _ew.Pow.apply(self, other)
+        return _ew.PowFunction.apply(self, other)
 
     def __rpow__(self, other):
-        return _ew.Pow.apply(other, self)
+        return _ew.PowFunction.apply(other, self)
 
     def __matmul__(self, other):
-        return _linalg.MatMul.apply(self, other)
+        return _linalg.MatMulFunction.apply(self, other)
 
     def __rmatmul__(self, other):
-        return _linalg.MatMul.apply(other, self)
+        return _linalg.MatMulFunction.apply(other, self)
 
     def __neg__(self):
-        return _ew.Neg.apply(self)
+        return _ew.NegFunction.apply(self)
 
     def __getitem__(self, index):
         if isinstance(index, Tensor):
             index = index.data
         elif isinstance(index, tuple):
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-        return _shape.GetItem.apply(self, index=index, basic=_is_basic_index(index))
+        return _shape.GetItemFunction.apply(self, index=index, basic=_is_basic_index(index))
 
     # ------------------------------------------------------------------ methods
     def sum(self, axis=None, keepdims=False):
         """Sum over ``axis`` (all axes by default)."""
-        return _reduce.Sum.apply(self, axis=axis, keepdims=keepdims)
+        return _reduce.SumFunction.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
         """Mean over ``axis`` (all axes by default)."""
-        return _reduce.Mean.apply(self, axis=axis, keepdims=keepdims)
+        return _reduce.MeanFunction.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
         """Maximum over ``axis``; tied maxima share the gradient equally."""
-        return _reduce.Max.apply(self, axis=axis, keepdims=keepdims)
+        return _reduce.MaxFunction.apply(self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None):
         """Indices of the maxima as an ndarray (not differentiable)."""
@@ -310,46 +310,46 @@ class Tensor:
         """Return the values with a new shape (``reshape(2, 3)`` or ``reshape((2, 3))``)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _shape.Reshape.apply(self, shape=shape)
+        return _shape.ReshapeFunction.apply(self, shape=shape)
 
     def transpose(self, *axes):
         """Permute the axes (reverse them when none are given)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return _shape.Transpose.apply(self, axes=axes or None)
+        return _shape.TransposeFunction.apply(self, axes=axes or None)
 
     @property
     def T(self):
         """The tensor with its axes reversed."""
-        return _shape.Transpose.apply(self, axes=None)
+        return _shape.TransposeFunction.apply(self, axes=None)
 
     def exp(self):
         """Elementwise e**x."""
-        return _ew.Exp.apply(self)
+        return _ew.ExpFunction.apply(self)
 
     def log(self):
         """Elementwise natural logarithm."""
-        return _ew.Log.apply(self)
+        return _ew.LogFunction.apply(self)
 
     def relu(self):
         """Elementwise max(x, 0)."""
-        return _ew.ReLU.apply(self)
+        return _ew.ReLUFunction.apply(self)
 
     def tanh(self):
         """Elementwise hyperbolic tangent."""
-        return _ew.Tanh.apply(self)
+        return _ew.TanhFunction.apply(self)
 
     def sigmoid(self):
         """Elementwise logistic function 1 / (1 + e**-x)."""
-        return _ew.Sigmoid.apply(self)
+        return _ew.SigmoidFunction.apply(self)
 
     def clip(self, min=None, max=None):
         """Elementwise clip to [min, max]; the gradient passes where min <= x <= max."""
-        return _ew.Clip.apply(self, low=min, high=max)
+        return _ew.ClipFunction.apply(self, low=min, high=max)
 
     def astype(self, dtype):
         """Return the values cast to ``dtype``; the gradient is cast back."""
-        return _ew.Cast.apply(self, dtype=np.dtype(dtype))
+        return _ew.CastFunction.apply(self, dtype=np.dtype(dtype))
 
 
 def as_tensor_like(values, opname):

@@ -3,13 +3,13 @@
 import numpy as np
 
 from ..autograd.function import Function
-from .elementwise import ReLU
+from .elementwise import ReLUFunction
 from ._validate import check_float_dtype, shape_of
 
-__all__ = ["LogSoftmax", "log_softmax", "relu"]
+__all__ = ["LogSoftmaxFunction", "log_softmax", "relu"]
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFunction(Function):
     """z_i = x_i - log sum_j exp(x_j)  along ``axis``;  dL/dx_i = g_i - softmax(x)_i sum_j g_j.
 
     Evaluated as ``(x - m) - log sum_j exp(x_j - m)`` with ``m = max_j x_j``, so no exponential
@@ -32,8 +32,8 @@ class LogSoftmax(Function):
 
 
 def relu(x):
-    """Elementwise ``max(x, 0)`` (the core ``ReLU`` op; subgradient 0 at 0)."""
-    return ReLU.apply(x)
+    """Elementwise ``max(x, 0)`` (the core ``ReLUFunction`` op; subgradient 0 at 0)."""
+    return ReLUFunction.apply(x)
 
 
 def log_softmax(x, axis=-1):
@@ -62,4 +62,4 @@ def log_softmax(x, axis=-1):
     check_float_dtype(x, "x")
     if not isinstance(axis, (int, np.integer)) or not -len(shape) <= axis < max(len(shape), 1) or not shape:
         raise ValueError(f"axis: expected an axis of x with shape {shape}, got {axis!r}")
-    return LogSoftmax.apply(x, axis=int(axis))
+    return LogSoftmaxFunction.apply(x, axis=int(axis))

@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..autograd.function import Function
 from ._validate import as_pair, check_float_dtype, check_ndim, shape_of
 
-__all__ = ["Conv2d", "conv2d", "im2col", "col2im", "conv_output_size"]
+__all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size"]
 
 
 def conv_output_size(size, kernel, stride, padding):
@@ -63,7 +63,7 @@ def col2im(dcols, xp_shape, kh, kw, sh, sw):
     return dxp.transpose(1, 0, 2, 3)
 
 
-class Conv2d(Function):
+class Conv2dFunction(Function):
     """z = conv2d(x, w) + b (NCHW; see the module docstring for the formulas).
 
     Forward:  cols = im2col(pad(x));  Z = W cols + b  (one matmul), reshaped to (N, O, Ho, Wo).
@@ -148,7 +148,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
                 f"weight: kernel {ws[2:]} does not fit in x of spatial size {xs[2:]} with padding {padding}"
             )
     if bias is None:
-        return Conv2d.apply(x, weight, stride=stride, padding=padding)
+        return Conv2dFunction.apply(x, weight, stride=stride, padding=padding)
     if shape_of(bias) != (ws[0],):
         raise ValueError(f"bias: expected shape ({ws[0]},), got {shape_of(bias)}")
-    return Conv2d.apply(x, weight, bias, stride=stride, padding=padding)
+    return Conv2dFunction.apply(x, weight, bias, stride=stride, padding=padding)

@@ -14,10 +14,10 @@ from ..autograd.tensor import Tensor
 from ..rng import resolve_rng
 from ._validate import check_float_dtype, check_ndim, dtype_of, shape_of
 
-__all__ = ["Dropout", "dropout", "dropout2d"]
+__all__ = ["DropoutFunction", "dropout", "dropout2d"]
 
 
-class Dropout(Function):
+class DropoutFunction(Function):
     """z = x * mask;  dL/dx = g * mask.
 
     ``mask`` (a keyword constant, already scaled by 1 / (1 - p) and in x's dtype) either has
@@ -47,7 +47,7 @@ def _apply(x, p, training, rng, mask_shape):
     keep = resolve_rng(rng).random(mask_shape, dtype=np.float32) >= p
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     mask = np.where(keep, scale, 0.0).astype(dtype_of(x), copy=False)
-    return Dropout.apply(x, mask=mask)
+    return DropoutFunction.apply(x, mask=mask)
 
 
 def dropout(x, p=0.5, training=True, rng=None):

@@ -10,7 +10,7 @@ from scipy.special import expit
 from ..autograd.function import Function
 
 
-class Add(Function):
+class AddFunction(Function):
     """z = x + y;  dL/dx = g,  dL/dy = g."""
 
     broadcasts = True
@@ -24,7 +24,7 @@ class Add(Function):
         return g, g
 
 
-class Sub(Function):
+class SubFunction(Function):
     """z = x - y;  dL/dx = g,  dL/dy = -g."""
 
     broadcasts = True
@@ -38,7 +38,7 @@ class Sub(Function):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
-class Mul(Function):
+class MulFunction(Function):
     """z = x * y;  dL/dx = g * y,  dL/dy = g * x."""
 
     broadcasts = True
@@ -56,7 +56,7 @@ class Mul(Function):
         return gx, gy
 
 
-class Div(Function):
+class DivFunction(Function):
     """z = x / y;  dL/dx = g / y,  dL/dy = -g * x / y**2 = -g * z / y."""
 
     broadcasts = True
@@ -75,7 +75,7 @@ class Div(Function):
         return gx, gy
 
 
-class Pow(Function):
+class PowFunction(Function):
     """z = x ** y;  dL/dx = g * y * x**(y - 1),  dL/dy = g * z * log(x).
 
     The exponent gradient is defined as 0 where x <= 0 (log x is not real there), the
@@ -101,7 +101,7 @@ class Pow(Function):
         return gx, gy
 
 
-class Neg(Function):
+class NegFunction(Function):
     """z = -x;  dL/dx = -g."""
 
     @staticmethod
@@ -113,7 +113,7 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class ExpFunction(Function):
     """z = e**x;  dL/dx = g * z."""
 
     @staticmethod
@@ -128,7 +128,7 @@ class Exp(Function):
         return g * z
 
 
-class Log(Function):
+class LogFunction(Function):
     """z = log(x);  dL/dx = g / x."""
 
     @staticmethod
@@ -142,7 +142,7 @@ class Log(Function):
         return g / x
 
 
-class ReLU(Function):
+class ReLUFunction(Function):
     """z = max(x, 0);  dL/dx = g * [x > 0].
 
     At the kink x = 0 the subgradient 0 is used (as PyTorch does), so an input sitting exactly
@@ -161,7 +161,7 @@ class ReLU(Function):
         return g * positive
 
 
-class Tanh(Function):
+class TanhFunction(Function):
     """z = tanh(x);  dL/dx = g * (1 - z**2)."""
 
     @staticmethod
@@ -176,7 +176,7 @@ class Tanh(Function):
         return g * (1 - z * z)
 
 
-class Sigmoid(Function):
+class SigmoidFunction(Function):
     """z = 1 / (1 + e**-x);  dL/dx = g * z * (1 - z).
 
     ``scipy.special.expit`` evaluates it without overflow for large |x|.
@@ -194,7 +194,7 @@ class Sigmoid(Function):
         return g * z * (1 - z)
 
 
-class Clip(Function):
+class ClipFunction(Function):
     """z = min(max(x, low), high);  dL/dx = g * [low <= x <= high].
 
     The bounds are inclusive: an input exactly at a bound passes its gradient (PyTorch's
@@ -219,7 +219,7 @@ class Clip(Function):
         return g * inside
 
 
-class Cast(Function):
+class CastFunction(Function):
     """z = x converted to ``dtype``;  dL/dx = g converted back to x's dtype."""
 
     @staticmethod

@@ -5,7 +5,7 @@ import numpy as np
 from ..autograd.function import Function
 
 
-class MatMul(Function):
+class MatMulFunction(Function):
     """z = x @ y (NumPy ``matmul`` semantics, batched and 1-D operands included).
 
     dL/dx = g @ y^T,  dL/dy = x^T @ g  (transposes of the last two axes). A 1-D operand is

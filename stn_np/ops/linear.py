@@ -3,10 +3,10 @@
 from ..autograd.function import Function
 from ._validate import check_float_dtype, shape_of
 
-__all__ = ["Linear", "linear"]
+__all__ = ["LinearFunction", "linear"]
 
 
-class Linear(Function):
+class LinearFunction(Function):
     """z = x W^T + b  for x (..., in), W (out, in), b (out,).
 
     With X and G the input and upstream gradient flattened to (M, in) and (M, out):
@@ -66,7 +66,7 @@ def linear(x, weight, bias=None):
     if len(xs) < 1 or xs[-1] != ws[1]:
         raise ValueError(f"x: expected shape (..., {ws[1]}) to match weight of shape {ws}, got {xs}")
     if bias is None:
-        return Linear.apply(x, weight)
+        return LinearFunction.apply(x, weight)
     if shape_of(bias) != (ws[0],):
         raise ValueError(f"bias: expected shape ({ws[0]},), got {shape_of(bias)}")
-    return Linear.apply(x, weight, bias)
+    return LinearFunction.apply(x, weight, bias)

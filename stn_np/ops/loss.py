@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd.function import Function
 from ._validate import check_float_dtype, check_ndim, check_target, shape_of
 
-__all__ = ["CrossEntropy", "NLLLoss", "MSELoss", "cross_entropy", "nll_loss", "mse_loss"]
+__all__ = ["CrossEntropyFunction", "NLLLossFunction", "MSELossFunction", "cross_entropy", "nll_loss", "mse_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -28,7 +28,7 @@ def _upstream(g, reduction, n):
     return g / n if reduction == "mean" else g
 
 
-class CrossEntropy(Function):
+class CrossEntropyFunction(Function):
     """l_i = -log softmax(x_i)[t_i] = log sum_c exp(x_ic) - x_{i t_i}  for logits x (N, C).
 
     dL/dx_ic = g_i (softmax(x_i)_c - [c == t_i]): the softmax minus the one-hot target, one
@@ -53,7 +53,7 @@ class CrossEntropy(Function):
         return grad * (scale[:, None] if ctx.reduction == "none" else scale)
 
 
-class NLLLoss(Function):
+class NLLLossFunction(Function):
     """l_i = -y_{i t_i}  for log-probabilities y (N, C);  dL/dy_ic = -g_i [c == t_i]."""
 
     @staticmethod
@@ -69,7 +69,7 @@ class NLLLoss(Function):
         return grad
 
 
-class MSELoss(Function):
+class MSELossFunction(Function):
     """l = (x - y)**2 elementwise;  dL/dx = 2 (x - y) g_l,  dL/dy = -dL/dx."""
 
     @staticmethod
@@ -126,7 +126,7 @@ def cross_entropy(logits, target, reduction="mean"):
     """
     _check_reduction(reduction)
     target = _check_scores(logits, target, "logits")
-    return CrossEntropy.apply(logits, target=target, reduction=reduction)
+    return CrossEntropyFunction.apply(logits, target=target, reduction=reduction)
 
 
 def nll_loss(log_probs, target, reduction="mean"):
@@ -137,7 +137,7 @@ def nll_loss(log_probs, target, reduction="mean"):
     """
     _check_reduction(reduction)
     target = _check_scores(log_probs, target, "log_probs")
-    return NLLLoss.apply(log_probs, target=target, reduction=reduction)
+    return NLLLossFunction.apply(log_probs, target=target, reduction=reduction)
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -159,4 +159,4 @@ def mse_loss(input, target, reduction="mean"):
     check_float_dtype(target, "target")
     if shape_of(input) != shape_of(target):
         raise ValueError(f"target: expected the shape of input {shape_of(input)}, got {shape_of(target)}")
-    return MSELoss.apply(input, target, reduction=reduction)
+    return MSELossFunction.apply(input, target, reduction=reduction)

@@ -21,7 +21,7 @@ import numpy as np
 from ..autograd.function import Function
 from ._validate import as_pair, check_float_dtype, check_ndim
 
-__all__ = ["MaxPool2d", "AvgPool2d", "max_pool2d", "avg_pool2d"]
+__all__ = ["MaxPool2dFunction", "AvgPool2dFunction", "max_pool2d", "avg_pool2d"]
 
 
 def _pad(x, ph, pw, value):
@@ -65,7 +65,7 @@ def _scatter(parts, x_shape, kernel, stride, padding, out_hw):
     return gxp[:, :, ph : ph + h, pw : pw + w]
 
 
-class MaxPool2d(Function):
+class MaxPool2dFunction(Function):
     """z = max over each window;  dL/dx = g routed to the first maximum of each window.
 
     Forward: a running ``np.maximum`` over the kernel offsets gives z; a second pass in reverse
@@ -95,7 +95,7 @@ class MaxPool2d(Function):
         return _scatter(lambda k: g * (argmax == k), *ctx.geometry)
 
 
-class AvgPool2d(Function):
+class AvgPool2dFunction(Function):
     """z = mean over each window (padding counts as zeros);  dL/dx += g / (kh kw) per window."""
 
     @staticmethod
@@ -159,7 +159,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     array([[ 5.,  7.],
            [13., 15.]])
     """
-    return MaxPool2d.apply(x, **_pool_args(x, kernel_size, stride, padding, "max_pool2d"))
+    return MaxPool2dFunction.apply(x, **_pool_args(x, kernel_size, stride, padding, "max_pool2d"))
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -181,4 +181,4 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     Tensor
         Shape (N, C, Ho, Wo).
     """
-    return AvgPool2d.apply(x, **_pool_args(x, kernel_size, stride, padding, "avg_pool2d"))
+    return AvgPool2dFunction.apply(x, **_pool_args(x, kernel_size, stride, padding, "avg_pool2d"))

@@ -29,7 +29,7 @@ def _keep(g, axes, keepdims):
     return g if keepdims else np.expand_dims(g, axes)
 
 
-class Sum(Function):
+class SumFunction(Function):
     """z = sum_{i in axes} x_i;  dL/dx = g broadcast back over the summed axes."""
 
     @staticmethod
@@ -44,7 +44,7 @@ class Sum(Function):
         return np.broadcast_to(_keep(g, ctx.axes, ctx.keepdims), ctx.shape)
 
 
-class Mean(Function):
+class MeanFunction(Function):
     """z = (1/n) sum_{i in axes} x_i with n the number of reduced elements;  dL/dx = g / n."""
 
     @staticmethod
@@ -60,7 +60,7 @@ class Mean(Function):
         return np.broadcast_to(_keep(g, ctx.axes, ctx.keepdims) / ctx.count, ctx.shape)
 
 
-class Max(Function):
+class MaxFunction(Function):
     """z = max_{i in axes} x_i;  dL/dx_i = g * [x_i == z] / (number of maxima).
 
     Ties share the gradient equally, so the gradients of the tied elements sum to g (the

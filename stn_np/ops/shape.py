@@ -5,7 +5,7 @@ import numpy as np
 from ..autograd.function import Function
 
 
-class Reshape(Function):
+class ReshapeFunction(Function):
     """z = x viewed with a new shape;  dL/dx = g reshaped to x's shape."""
 
     @staticmethod
@@ -21,7 +21,7 @@ class Reshape(Function):
         return g.reshape(ctx.shape)
 
 
-class Transpose(Function):
+class TransposeFunction(Function):
     """z = x with axes permuted by ``axes`` (reversed when None);  dL/dx = g permuted back."""
 
     @staticmethod
@@ -38,7 +38,7 @@ class Transpose(Function):
         return np.transpose(g, np.argsort([int(a) % g.ndim for a in ctx.axes]))
 
 
-class GetItem(Function):
+class GetItemFunction(Function):
     """z = x[index];  dL/dx = scatter-add of g into zeros shaped like x.
 
     With advanced (array) indices an element of x can be picked several times, and every
@@ -65,7 +65,7 @@ class GetItem(Function):
         return out
 
 
-class Concatenate(Function):
+class ConcatenateFunction(Function):
     """z = concatenate([x_1, ..., x_k], axis);  dL/dx_j = the slice of g where x_j landed."""
 
     @staticmethod
@@ -81,7 +81,7 @@ class Concatenate(Function):
         return tuple(np.split(g, ctx.splits, axis=ctx.axis))
 
 
-class Stack(Function):
+class StackFunction(Function):
     """z = stack([x_1, ..., x_k], axis);  dL/dx_j = g taken at position j along ``axis``."""
 
     @staticmethod
@@ -100,7 +100,7 @@ def concatenate(tensors, axis=0):
     tensors = tuple(tensors)
     if not tensors:
         raise ValueError("concatenate: tensors must be a non-empty sequence")
-    return Concatenate.apply(*tensors, axis=axis)
+    return ConcatenateFunction.apply(*tensors, axis=axis)
 
 
 def stack(tensors, axis=0):
@@ -108,4 +108,4 @@ def stack(tensors, axis=0):
     tensors = tuple(tensors)
     if not tensors:
         raise ValueError("stack: tensors must be a non-empty sequence")
-    return Stack.apply(*tensors, axis=axis)
+    return StackFunction.apply(*tensors, axis=axis)

@@ -13,13 +13,13 @@ from ..autograd.function import Function
 from ..ops._validate import check_float_dtype, shape_of
 from ..ops.loss import mse_loss
 
-__all__ = ["NCCLoss", "DiffusionPenalty", "ncc_loss", "diffusion_penalty", "similarity_loss", "LOSSES"]
+__all__ = ["NCCLossFunction", "DiffusionPenaltyFunction", "ncc_loss", "diffusion_penalty", "similarity_loss", "LOSSES"]
 
 #: Names accepted by :func:`similarity_loss` (and ``register(loss=...)``).
 LOSSES = ("mse", "ncc")
 
 
-class NCCLoss(Function):
+class NCCLossFunction(Function):
     r"""Global normalised cross-correlation loss, ``L = mean_n (1 - r_n)``, for x, y of shape (N, ...).
 
     Per sample n, over all its D elements (channels and pixels), with centred values
@@ -67,7 +67,7 @@ class NCCLoss(Function):
         return gx, gy
 
 
-class DiffusionPenalty(Function):
+class DiffusionPenaltyFunction(Function):
     r"""Diffusion regulariser of a displacement field u (N, H, W, 2): mean squared finite differences.
 
     With the forward differences ``dx = u[:, :, j+1] - u[:, :, j]`` (along the width) and
@@ -120,7 +120,7 @@ def _check_pair(x, y):
 
 
 def ncc_loss(x, y, eps=1e-8):
-    """``mean_n (1 - NCC(x_n, y_n))``: 0 for a perfect linear match, up to 2 (see :class:`NCCLoss`).
+    """``mean_n (1 - NCC(x_n, y_n))``: 0 for a perfect linear match, up to 2 (see :class:`NCCLossFunction`).
 
     Parameters
     ----------
@@ -146,11 +146,11 @@ def ncc_loss(x, y, eps=1e-8):
     _check_pair(x, y)
     if not (isinstance(eps, (int, float)) and eps >= 0):
         raise ValueError(f"eps: expected a non-negative number, got {eps!r}")
-    return NCCLoss.apply(x, y, eps=float(eps))
+    return NCCLossFunction.apply(x, y, eps=float(eps))
 
 
 def diffusion_penalty(field):
-    """Mean squared forward differences of a (N, H, W, 2) field (see :class:`DiffusionPenalty`).
+    """Mean squared forward differences of a (N, H, W, 2) field (see :class:`DiffusionPenaltyFunction`).
 
     Examples
     --------
@@ -163,7 +163,7 @@ def diffusion_penalty(field):
     check_float_dtype(field, "field")
     if len(shape) != 4 or shape[-1] != 2:
         raise ValueError(f"field: expected shape (N, H, W, 2), got {shape}")
-    return DiffusionPenalty.apply(field)
+    return DiffusionPenaltyFunction.apply(field)
 
 
 def similarity_loss(name, warped, fixed):

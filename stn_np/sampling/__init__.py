@@ -10,8 +10,8 @@ from .grids import (
     tps_grid,
     tps_transform_points,
 )
-from .grid_sample import GridSample, grid_sample
-from .kernels import BICUBIC, BILINEAR, INTEGER, Kernel, ReferenceSample, reference_sample
+from .grid_sample import GridSampleFunction, grid_sample
+from .kernels import BICUBIC, BILINEAR, INTEGER, Kernel, ReferenceSampleFunction, reference_sample
 from .matrix import sampling_matrix
 
 __all__ = ["identity_grid", "normalized_to_pixel", "pixel_to_normalized"]
@@ -24,5 +24,5 @@ __all__ += [
     "tps_grid",
     "tps_transform_points",
 ]
-__all__ += ["BICUBIC", "BILINEAR", "INTEGER", "GridSample", "Kernel", "ReferenceSample", "grid_sample",
+__all__ += ["BICUBIC", "BILINEAR", "INTEGER", "GridSampleFunction", "Kernel", "ReferenceSampleFunction", "grid_sample",
             "reference_sample", "sampling_matrix"]

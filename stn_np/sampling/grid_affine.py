@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd.function import Function
 from .grid_common import as_parameter, base_points, check_align_corners, check_size
 
-__all__ = ["AffineGrid", "AttentionGrid", "affine_grid", "attention_grid"]
+__all__ = ["AffineGridFunction", "AttentionGridFunction", "affine_grid", "attention_grid"]
 
 
 @lru_cache(maxsize=64)
@@ -25,7 +25,7 @@ def _homogeneous_points(height, width, align_corners, dtype):
     return homogeneous
 
 
-class AffineGrid(Function):
+class AffineGridFunction(Function):
     """grid = [x_t, y_t, 1] @ theta^T per point, i.e. with theta = [A | t] (A 2x2, t of length 2):
 
         (x_s, y_s) = A (x_t, y_t) + t
@@ -51,7 +51,7 @@ class AffineGrid(Function):
         return np.matmul(g.transpose(0, 2, 1), homogeneous.T)  # (N, 2, P) @ (P, 3)
 
 
-class AttentionGrid(Function):
+class AttentionGridFunction(Function):
     """The paper's attention: isotropic scale s and translation (tx, ty), params = (s, tx, ty).
 
         x_s = s x_t + tx,   y_s = s y_t + ty
@@ -110,7 +110,7 @@ def affine_grid(theta, size, align_corners=False):
     n, _, h, w = check_size(size)
     align_corners = check_align_corners(align_corners)
     theta = as_parameter(theta, "theta", (n, 2, 3), f"(N, 2, 3) with N = size[0] = {n}")
-    return AffineGrid.apply(theta, height=h, width=w, align_corners=align_corners)
+    return AffineGridFunction.apply(theta, height=h, width=w, align_corners=align_corners)
 
 
 def attention_grid(params, size, align_corners=False):
@@ -143,4 +143,4 @@ def attention_grid(params, size, align_corners=False):
     n, _, h, w = check_size(size)
     align_corners = check_align_corners(align_corners)
     params = as_parameter(params, "params", (n, 3), f"(N, 3) = (s, tx, ty) with N = size[0] = {n}")
-    return AttentionGrid.apply(params, height=h, width=w, align_corners=align_corners)
+    return AttentionGridFunction.apply(params, height=h, width=w, align_corners=align_corners)

@@ -22,7 +22,7 @@ import numpy as np
 from ..autograd.function import Function
 from .grid_common import as_parameter, base_points, check_align_corners, check_size
 
-__all__ = ["DisplacementGrid", "displacement_grid", "pixel_scale"]
+__all__ = ["DisplacementGridFunction", "displacement_grid", "pixel_scale"]
 
 
 def pixel_scale(size, align_corners=False):
@@ -33,7 +33,7 @@ def pixel_scale(size, align_corners=False):
     return 2.0 / size
 
 
-class DisplacementGrid(Function):
+class DisplacementGridFunction(Function):
     """grid = p + flow * (s_x, s_y), p the identity grid of the flow's H x W.
 
         forward:   grid[n, i, j] = p[i, j] + (s_x dx[n, i, j], s_y dy[n, i, j])
@@ -89,4 +89,4 @@ def displacement_grid(flow, size=None, align_corners=False):
         n, _, h_in, w_in = check_size(size)
         flow = as_parameter(flow, "flow", (n, None, None, 2), f"(N, H, W, 2) with N = size[0] = {n}")
     scale = (pixel_scale(w_in, align_corners), pixel_scale(h_in, align_corners))
-    return DisplacementGrid.apply(flow, scale=scale, align_corners=align_corners)
+    return DisplacementGridFunction.apply(flow, scale=scale, align_corners=align_corners)

@@ -9,13 +9,13 @@ import numpy as np
 from ..autograd.function import Function
 from .grid_common import as_parameter, base_points, check_align_corners, check_size
 
-__all__ = ["ProjectiveGrid", "projective_grid", "MIN_DENOMINATOR"]
+__all__ = ["ProjectiveGridFunction", "projective_grid", "MIN_DENOMINATOR"]
 
 #: Smallest magnitude the homography's denominator is allowed to take (see ProjectiveGrid).
 MIN_DENOMINATOR = 1e-6
 
 
-class ProjectiveGrid(Function):
+class ProjectiveGridFunction(Function):
     """Homography with h33 = 1, params h = (h0, ..., h7); the identity is (1, 0, 0, 0, 1, 0, 0, 0).
 
         u = h0 x + h1 y + h2,   v = h3 x + h4 y + h5,   w = h6 x + h7 y + 1
@@ -78,7 +78,7 @@ def projective_grid(params, size, align_corners=False):
     for every target pixel centre (x, y) in normalised coordinates. With h6 = h7 = 0 it is the
     affine grid of ``theta = [[h0, h1, h2], [h3, h4, h5]]``. A denominator of magnitude below
     ``MIN_DENOMINATOR`` (1e-6) is clamped to it, keeping its sign, so the grid never holds
-    inf or NaN (see :class:`ProjectiveGrid`).
+    inf or NaN (see :class:`ProjectiveGridFunction`).
 
     Parameters
     ----------
@@ -104,4 +104,4 @@ def projective_grid(params, size, align_corners=False):
     n, _, h, w = check_size(size)
     align_corners = check_align_corners(align_corners)
     params = as_parameter(params, "params", (n, 8), f"(N, 8) = (h0, ..., h7) with N = size[0] = {n}")
-    return ProjectiveGrid.apply(params, height=h, width=w, align_corners=align_corners)
+    return ProjectiveGridFunction.apply(params, height=h, width=w, align_corners=align_corners)

@@ -15,10 +15,10 @@ from .matrix import build_operator
 from .padding import frame_image, unframe_gradient
 from .validation import check_padding, check_sampler_inputs
 
-__all__ = ["GridSample", "grid_sample"]
+__all__ = ["GridSampleFunction", "grid_sample"]
 
 
-class GridSample(Function):
+class GridSampleFunction(Function):
     r"""``V = grid_sample(U, grid)`` with a kernel ``k`` and a padding mode, as a sparse operator.
 
     Forward: ``x_i = unnormalise(grid_i,x)``, ``y_i = unnormalise(grid_i,y)`` in pixel units, then::
@@ -168,5 +168,5 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise ValueError(f"grid_sample: mode must be one of {', '.join(map(repr, KERNELS))}, got {mode!r}")
     check_padding(padding_mode, align_corners, "grid_sample")
     input, grid = check_sampler_inputs(input, grid, "grid_sample")
-    return GridSample.apply(input, grid, kernel=KERNELS[mode], padding_mode=padding_mode,
+    return GridSampleFunction.apply(input, grid, kernel=KERNELS[mode], padding_mode=padding_mode,
                             align_corners=bool(align_corners))

@@ -46,7 +46,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from .grid_common import as_parameter, base_points, check_align_corners, check_size
 
-__all__ = ["TPSGrid", "tps_grid", "tps_control_points", "tps_matrix", "tps_transform_points"]
+__all__ = ["TPSGridFunction", "tps_grid", "tps_control_points", "tps_matrix", "tps_transform_points"]
 
 
 def check_control_points(control_points):
@@ -126,7 +126,7 @@ def _grid_matrix(height, width, control_points, align_corners, dtype):
     return matrix
 
 
-class TPSGrid(Function):
+class TPSGridFunction(Function):
     """grid = p + M d, with M the fixed (P, K) spline matrix (derivation in the module docstring).
 
         forward:   grid[n] = points + M @ offsets[n]       (P, 2) = (P, 2) + (P, K) @ (K, 2)
@@ -188,7 +188,7 @@ def tps_grid(offsets, size, control_points=(4, 4), align_corners=False):
                            f"(N, K, 2) with N = size[0] = {n} and K = {rows} * {cols} = {k}")
     matrix = _grid_matrix(h, w, (rows, cols), align_corners, offsets.dtype)
     points = base_points(h, w, align_corners, offsets.dtype)
-    return TPSGrid.apply(offsets, matrix=matrix, points=points, shape=(h, w))
+    return TPSGridFunction.apply(offsets, matrix=matrix, points=points, shape=(h, w))
 
 
 def tps_transform_points(offsets, points, control_points=(4, 4)):
@@ -228,4 +228,4 @@ def tps_transform_points(offsets, points, control_points=(4, 4)):
         raise ValueError(f"points: expected a real array of shape (P, 2), got {points.dtype} {points.shape}")
     dtype = offsets.dtype
     matrix = tps_matrix(points, (rows, cols)).astype(dtype)
-    return TPSGrid.apply(offsets, matrix=matrix, points=points.astype(dtype), shape=(len(points),))
+    return TPSGridFunction.apply(offsets, matrix=matrix, points=points.astype(dtype), shape=(len(points),))

@@ -21,18 +21,18 @@ Every generator gives :func:`~stn_np.sampling.coords.identity_grid` exactly for 
 parameters (identity theta, (1, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0), zero offsets, zero flow).
 """
 
-from .grid_affine import AffineGrid, AttentionGrid, affine_grid, attention_grid
-from .grid_displacement import DisplacementGrid, displacement_grid, pixel_scale
-from .grid_projective import MIN_DENOMINATOR, ProjectiveGrid, projective_grid
-from .grid_tps import TPSGrid, tps_control_points, tps_grid, tps_matrix, tps_transform_points
+from .grid_affine import AffineGridFunction, AttentionGridFunction, affine_grid, attention_grid
+from .grid_displacement import DisplacementGridFunction, displacement_grid, pixel_scale
+from .grid_projective import MIN_DENOMINATOR, ProjectiveGridFunction, projective_grid
+from .grid_tps import TPSGridFunction, tps_control_points, tps_grid, tps_matrix, tps_transform_points
 
 __all__ = [
-    "AffineGrid",
-    "AttentionGrid",
-    "DisplacementGrid",
+    "AffineGridFunction",
+    "AttentionGridFunction",
+    "DisplacementGridFunction",
     "MIN_DENOMINATOR",
-    "ProjectiveGrid",
-    "TPSGrid",
+    "ProjectiveGridFunction",
+    "TPSGridFunction",
     "affine_grid",
     "attention_grid",
     "displacement_grid",

@@ -47,7 +47,7 @@ from .padding import reflection_period
 from .validation import check_padding, check_sampler_inputs, values_of
 
 __all__ = ["Kernel", "BilinearKernel", "IntegerKernel", "BicubicKernel", "BILINEAR", "INTEGER", "BICUBIC",
-           "KERNELS", "ReferenceSample", "reference_sample"]
+           "KERNELS", "ReferenceSampleFunction", "reference_sample"]
 
 
 class Kernel:
@@ -300,7 +300,7 @@ def _padding_matrix(size, pad, padding_mode, align_corners, dtype):
     return np.pad(eye, ((pad, pad), (0, 0)), mode=_NUMPY_PAD[padding_mode, bool(align_corners)])
 
 
-class ReferenceSample(Function):
+class ReferenceSampleFunction(Function):
     r"""The sampler as the paper writes it, summed over every pixel of the padded image.
 
     Forward, with ``x, y`` the source points in pixel units and ``U_pad`` the padded,
@@ -410,4 +410,4 @@ def reference_sample(U, grid, kernel=BILINEAR, padding_mode="zeros", align_corne
     U, grid = check_sampler_inputs(U, grid, "reference_sample")
     if not np.all(np.isfinite(values_of(grid))):
         raise ValueError("reference_sample: grid must be finite (grid_sample defines NaN and inf)")
-    return ReferenceSample.apply(U, grid, kernel=kernel, padding_mode=padding_mode, align_corners=bool(align_corners))
+    return ReferenceSampleFunction.apply(U, grid, kernel=kernel, padding_mode=padding_mode, align_corners=bool(align_corners))
