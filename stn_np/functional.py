@@ -2,28 +2,15 @@
 
 Every differentiable function accepts Tensors or ndarrays and returns a Tensor; each is a
 thin, validating wrapper around one op whose forward and hand-derived backward live side by
-side in the module named here. The coordinate helpers (``identity_grid``,
-``normalized_to_pixel``, ``pixel_to_normalized``, ``tps_control_points``) work on plain arrays.
+side in the module named here. The sampling names are exactly :mod:`stn_np.sampling`'s
+public API (samplers, grid generators, kernels, ``sampling_matrix``, ``reference_sample``,
+the coordinate helpers), imported from there rather than listed twice.
 """
 
-# -- coordinates (stn_np.sampling.coords)
-from .sampling.coords import identity_grid, normalized_to_pixel, pixel_to_normalized
+from . import sampling as _sampling
+from .sampling import *  # noqa: F401,F403 - the sampling API, as listed in stn_np.sampling.__all__
 
-# -- samplers (stn_np.sampling)
-from .sampling.grid_sample import grid_sample
-
-# -- grid generators (stn_np.sampling.grids)
-from .sampling.grids import (
-    affine_grid,
-    attention_grid,
-    displacement_grid,
-    projective_grid,
-    tps_control_points,
-    tps_grid,
-    tps_transform_points,
-)
-
-# -- layers and losses (stn_np.nn)
+# -- layers and losses (the ops behind stn_np.nn's layers)
 from .ops.activation import log_softmax, relu
 from .ops.conv import conv2d
 from .ops.dropout import dropout, dropout2d
@@ -31,9 +18,7 @@ from .ops.linear import linear
 from .ops.loss import cross_entropy, mse_loss, nll_loss
 from .ops.pool import avg_pool2d, max_pool2d
 
-__all__ = [
-    "affine_grid", "attention_grid", "avg_pool2d", "conv2d", "cross_entropy", "displacement_grid", "dropout",
-    "dropout2d", "grid_sample", "identity_grid", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss",
-    "normalized_to_pixel", "pixel_to_normalized", "projective_grid", "relu", "tps_control_points", "tps_grid",
-    "tps_transform_points",
+__all__ = _sampling.__all__ + [
+    "avg_pool2d", "conv2d", "cross_entropy", "dropout", "dropout2d", "linear", "log_softmax", "max_pool2d",
+    "mse_loss", "nll_loss", "relu",
 ]

@@ -84,7 +84,7 @@ def _errors(trained, tmp_path):
         (["train", "--distortion", "XY"], "--distortion: expected one of"),
         (["train", "--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
         (["train", "--lr", "-1"], "--lr: expected a positive number"),
-        (["train", "--blas-threads", "0", *TINY, "--out", str(tmp_path / "b")], "--blas-threads: expected a positive int"),
+        (["train", "--blas-threads", "0", *TINY, "--out", str(tmp_path / "b")], "--blas-threads: expected an int >= 1"),
         (["train", "--data", "mnist", "--data-dir", str(empty), *TINY[:2], "--out", str(tmp_path / "m")], str(empty)),
         (["train", *TINY, "--out", str(empty), "--resume"], "--resume: no checkpoint at"),
         (["train", *TINY, "--lr", "0.5", "--out", str(trained), "--resume"], "another config (differs in: lr)"),

@@ -324,7 +324,7 @@ def test_wrong_theta_shape_names_the_argument_and_the_expected_shape():
     (lambda: F.tps_grid(np.zeros((2, 4, 2)), (2, 1, 3, 3), control_points=(2,)), r"control_points"),
     (lambda: F.tps_transform_points(np.zeros((1, 16, 2)), np.zeros((3, 3))), r"points: expected .* \(P, 2\)"),
     (lambda: F.displacement_grid(np.zeros((2, 3, 3, 3))), r"flow: expected shape \(N, H, W, 2\)"),
-    (lambda: F.displacement_grid(np.zeros((2, 3, 3, 2)), (3, 1, 4, 4)), r"flow: .* N = size\[0\] = 3"),
+    (lambda: F.displacement_grid(np.zeros((2, 3, 3, 2)), (3, 1, 4, 4)), r"flow: .* N = input_size\[0\] = 3"),
     (lambda: F.displacement_grid(np.zeros((2, 0, 3, 2))), r"flow: expected shape"),
     (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 1, 0, 3)), r"size: expected \(N, C, H, W\)"),
     (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 3, 3)), r"size: expected \(N, C, H, W\)"),

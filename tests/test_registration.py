@@ -14,7 +14,7 @@ import pytest
 
 from stn_np.functional import affine_grid, attention_grid, displacement_grid, grid_sample, projective_grid, tps_grid
 from stn_np.registration import jacobian_determinant, register
-from stn_np.registration.models import get_model
+from stn_np.registration.schedules import get_schedule
 from stn_np.registration.pyramid import downsample
 from stn_np.registration.samples import grace_hopper, mri_slice, random_affine
 from stn_np.registration.transforms import corner_error, pixel_to_theta, theta_to_pixel
@@ -139,7 +139,7 @@ def test_dense_recovers_a_smooth_deformation_without_folding(name):
 
 
 def test_dense_flow_is_carried_to_the_next_level_in_its_new_pixels():
-    model = get_model("dense")
+    model = get_schedule("dense")
     flow = np.zeros((1, 8, 10, 2))
     flow[..., 0], flow[..., 1] = 1.5, -0.5  # a uniform shift, in pixels of a 16 x 20 moving image
     carried = model.carry(flow, ((8, 10), (16, 20)), ((16, 20), (32, 40)))
@@ -147,7 +147,7 @@ def test_dense_flow_is_carried_to_the_next_level_in_its_new_pixels():
     assert np.allclose(carried[..., 0], 3.0) and np.allclose(carried[..., 1], -1.0)
     # normalised parameters are the same warp at every level
     theta = np.eye(2, 3)[None] * 1.1
-    assert get_model("affine").carry(theta, ((8, 10), (8, 10)), ((16, 20), (16, 20))) is theta
+    assert get_schedule("affine").carry(theta, ((8, 10), (8, 10)), ((16, 20), (16, 20))) is theta
 
 
 def test_loss_history_has_one_array_per_level_and_early_stopping_is_optional():
@@ -177,5 +177,5 @@ def test_result_apply_and_warped_agree_and_keep_the_layout():
     # a label map warped with nearest sampling keeps its labels
     labels = (moving[0] > 0.5).astype(float)
     assert set(np.unique(result.apply(labels, mode="nearest"))) <= {0.0, 1.0}
-    with pytest.raises(ValueError, match="pixel_matrix: only for the affine"):
+    with pytest.raises(ValueError, match="RegistrationResult.pixel_matrix: transform: expected .affine., got .attention."):
         register(fixed, moving, transform="attention", levels=1, steps=1).pixel_matrix()

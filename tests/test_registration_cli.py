@@ -100,12 +100,12 @@ def test_bad_inputs_fail_in_one_line_with_status_two(npy_pair, tmp_path, capsys)
     assert "FIXED: cannot read" in _error_line(capsys, ["register", str(pickled), moving, "--out", out])
     np.save(tmp_path / "vector.npy", np.zeros(5))
     assert "MOVING: " in _error_line(capsys, ["register", fixed, str(tmp_path / "vector.npy"), "--out", out])
-    assert "--levels: 6 levels shrink" in _error_line(capsys, ["register", fixed, moving, "--out", out, "--levels", "6"])
+    assert "--levels: expected at most" in _error_line(capsys, ["register", fixed, moving, "--out", out, "--levels", "6"])
     assert "--transform: expected one of" in _error_line(capsys, ["register", fixed, moving, "--out", out, "--transform", "x"])
     assert "--loss: expected one of" in _error_line(capsys, ["register", fixed, moving, "--out", out, "--loss", "x"])
     assert "--steps: expected" in _error_line(capsys, ["register", fixed, moving, "--out", out, "--steps", "a,b"])
-    assert "--lr: expected a positive" in _error_line(capsys, ["register", fixed, moving, "--out", out, "--lr", "-1"])
-    assert "--smoothness: only the 'dense'" in _error_line(
+    assert "--lr: expected a finite number > 0" in _error_line(capsys, ["register", fixed, moving, "--out", out, "--lr", "-1"])
+    assert "--smoothness: expected None for a parametric transform" in _error_line(
         capsys, ["register", fixed, moving, "--out", out, "--smoothness", "0.1"])
     assert "--out" in _error_line(capsys, ["register", fixed, moving])  # required
     assert "--out: " in _error_line(capsys, ["register", fixed, moving, "--out", fixed])  # a file, not a folder

@@ -75,12 +75,12 @@ def test_nan_points_have_empty_rows():
 
 @pytest.mark.parametrize("bad", [(3,), (1, 2, 3), (2, 1, 3, 3), (0, 3), (2.0, 3), "HW"])
 def test_input_size_is_validated(bad):
-    with pytest.raises(ValueError, match=r"input_size must be \(H, W\) or \(N, C, H, W\)"):
+    with pytest.raises(ValueError, match=r"sampling_matrix: input_size: expected \(H, W\) or \(N, C, H, W\)"):
         sampling_matrix(np.zeros((1, 2, 2, 2)), bad)
 
 
 def test_mode_is_validated():
-    with pytest.raises(ValueError, match="mode must be one of"):
+    with pytest.raises(ValueError, match="sampling_matrix: mode: expected one of"):
         sampling_matrix(np.zeros((1, 2, 2, 2)), (2, 2), mode="area")
 
 

@@ -15,24 +15,11 @@ the input gradient only (``tests/test_grid_sample.py`` asserts the zero separate
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..sampling.coords import pixel_to_normalized
-from ..sampling.grid_sample import grid_sample
-from ..sampling.kernels import KERNELS, Kernel, reference_sample
+from ..sampling import KERNELS, Kernel, grid_sample, reference_sample, sample_points
 from . import register
 
 SHAPE = (2, 2, 3, 4)  # N, C, H, W
 OUT = (2, 3)  # H_out, W_out
-
-
-def sample_points(rng, N, H, W, H_out, W_out, mode, align_corners, margin=3):
-    """A grid (N, H_out, W_out, 2) of points off the kinks of ``mode``, up to ``margin`` pixels outside."""
-    if mode == "nearest":
-        offsets = rng.uniform(-0.4, 0.4, (N, H_out, W_out, 2))
-    else:
-        offsets = rng.uniform(0.1, 0.9, (N, H_out, W_out, 2))
-    px = rng.integers(-margin, W + margin, (N, H_out, W_out)) + offsets[..., 0]
-    py = rng.integers(-margin, H + margin, (N, H_out, W_out)) + offsets[..., 1]
-    return np.stack([pixel_to_normalized(px, W, align_corners), pixel_to_normalized(py, H, align_corners)], axis=-1)
 
 
 def _inputs(mode, align_corners):
@@ -47,7 +34,7 @@ def _inputs(mode, align_corners):
     return make
 
 
-for _mode in ("bilinear", "bicubic", "nearest"):
+for _mode in KERNELS:
     for _padding in ("zeros", "border", "reflection"):
         for _align in (False, True):
             _suffix = f"{_mode}_{_padding}" + ("_align_corners" if _align else "")
@@ -55,17 +42,21 @@ for _mode in ("bilinear", "bicubic", "nearest"):
                 lambda U, grid, m=_mode, p=_padding, a=_align: grid_sample(U, grid, m, p, a)
             )
             register(f"reference_sample_{_suffix}", _inputs(_mode, _align))(
-                lambda U, grid, k=KERNELS[_mode], p=_padding, a=_align: reference_sample(U, grid, k, p, a)
+                lambda U, grid, m=_mode, p=_padding, a=_align: reference_sample(U, grid, m, p, a)
             )
 
-# A kernel of the user's own, through the literal sampler: a triangle of radius 2 (its kinks are
-# at the integers, which the points avoid).
+# A kernel of the user's own, through both samplers: a triangle of radius 2, halved so it sums to
+# one, with right derivatives at its kinks (the integers, which the points avoid).
 WIDE_TRIANGLE = Kernel(
     "wide triangle",
     k=lambda d: np.maximum(1 - np.abs(d) / 2, 0) / 2,
-    dk=lambda d: np.where(np.abs(d) < 2, -np.sign(d) / 4, 0.0).astype(d.dtype),
+    dk=lambda d: np.where((d >= -2) & (d < 0), 0.25, np.where((d >= 0) & (d < 2), -0.25, 0.0)).astype(d.dtype),
     radius=2,
 )
+for _padding in ("zeros", "border", "reflection"):
+    register(f"grid_sample_custom_kernel_{_padding}", _inputs("bilinear", False))(
+        lambda U, grid, p=_padding: grid_sample(U, grid, WIDE_TRIANGLE, p, False)
+    )
 register("reference_sample_custom_kernel_border", _inputs("bilinear", False))(
     lambda U, grid: reference_sample(U, grid, WIDE_TRIANGLE, "border", False)
 )

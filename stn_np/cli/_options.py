@@ -1,13 +1,9 @@
-"""Helpers shared by ``stn-np train`` and ``stn-np evaluate``: runtime options and option-named errors.
+"""Helpers shared by ``stn-np train`` and ``stn-np evaluate``: the runtime options.
 
 See :mod:`stn_np.training.runtime` for the measurements behind the runtime defaults.
 """
 
-import dataclasses
-
-from ..training import TrainConfig, keep_heap, set_blas_threads
-
-_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+from ..training import keep_heap, set_blas_threads
 
 
 def add_runtime_options(parser):
@@ -20,15 +16,7 @@ def add_runtime_options(parser):
 
 def apply_runtime_options(args):
     if args.blas_threads < 1:
-        raise ValueError(f"--blas-threads: expected a positive int, got {args.blas_threads}")
+        raise ValueError(f"blas_threads: expected an int >= 1, got {args.blas_threads}")
     set_blas_threads(args.blas_threads)
     if not args.no_keep_heap:
         keep_heap()
-
-
-def option_error(error):
-    """``error`` with a leading config field name (``train_size: ...``) spelt as its option (``--train-size: ...``)."""
-    name, colon, rest = str(error).partition(":")
-    if colon and name in _FIELDS:
-        return type(error)(f"--{name.replace('_', '-')}:{rest}")
-    return error

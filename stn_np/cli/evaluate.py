@@ -13,7 +13,7 @@ import time
 from ..data import make_dataset
 from ..nn.models import build_model
 from ..training import evaluate, load_checkpoint
-from ._options import add_runtime_options, apply_runtime_options, option_error
+from ._options import add_runtime_options, apply_runtime_options
 
 
 def add_parser(subparsers):
@@ -39,10 +39,7 @@ def _test_config(saved, args):
     for name in ("data_dir", "distortion", "test_size", "seed"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
-    try:
-        return dataclasses.replace(saved, **changes).resolved()
-    except ValueError as error:
-        raise option_error(error) from None
+    return dataclasses.replace(saved, **changes).resolved()
 
 
 def run(args):
@@ -52,14 +49,11 @@ def run(args):
     started = time.perf_counter()
     # make_dataset always builds both splits; one training sample keeps that cheap, and the test
     # split depends only on (data, distortion, test_size, seed), not on the training size
-    try:
-        splits = make_dataset(config.data, config.data_dir, config.distortion, 1, config.test_size, config.seed)
-    except ValueError as error:
-        raise option_error(error) from None
+    splits = make_dataset(config.data, config.data_dir, config.distortion, 1, config.test_size, config.seed)
     size = checkpoint.meta.get("input_size")
     side = splits.test_images.shape[1]
     if side != size:
-        raise ValueError(f"--distortion: the checkpoint's model takes {size}x{size} images, "
+        raise ValueError(f"distortion: the checkpoint's model takes {size}x{size} images, "
                          f"this test set has {side}x{side}")
     saved = checkpoint.config
     model = build_model(saved.model, size, lr_mult=saved.loc_lr_mult)

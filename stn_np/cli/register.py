@@ -116,27 +116,13 @@ def _png_bytes(image, reference):
     return buffer.getvalue()
 
 
-def _register(args, fixed, moving):
-    """``register`` with errors naming the command-line argument instead of the Python one."""
-    options = dict(transform=args.transform, loss=args.loss, levels=args.levels,
-                   steps=_parse_steps(args.steps, args.levels), lr=args.lr, smoothness=args.smoothness)
-    try:
-        return register(fixed, moving, **options)
-    except (ValueError, TypeError) as error:
-        name, sep, rest = str(error).partition(":")
-        if sep and name in options:
-            raise type(error)(f"--{name}:{rest}") from None
-        if sep and name in ("fixed", "moving"):
-            raise type(error)(f"{name.upper()} ({getattr(args, name)}):{rest}") from None
-        raise
-
-
 def run(args):
     fixed, _ = read_image(args.fixed, "FIXED")
     moving, moving_colour = read_image(args.moving, "MOVING")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out: {args.out} exists and is not a directory")
-    result = _register(args, fixed, moving)
+    result = register(fixed, moving, transform=args.transform, loss=args.loss, levels=args.levels,
+                      steps=_parse_steps(args.steps, args.levels), lr=args.lr, smoothness=args.smoothness)
     os.makedirs(args.out, exist_ok=True)
     out = lambda name: os.path.join(args.out, name)  # noqa: E731
 

@@ -15,11 +15,9 @@ training starts from "look at the whole image". ``loc_features`` is required rat
 inferred, so that every parameter exists as soon as the module is built (an optimizer or
 ``load_state_dict`` can be used before the first forward).
 
-    transform     P    identity bias                   grid generator, parameter shape
-    affine        6    (1, 0, 0, 0, 1, 0)              affine_grid, theta (N, 2, 3)
-    attention     3    (1, 0, 0) = (s, tx, ty)         attention_grid, (N, 3)
-    projective    8    (1, 0, 0, 0, 1, 0, 0, 0)        projective_grid, (N, 8)
-    tps           2K   zeros (offsets of K points)     tps_grid, (N, K, 2)
+The transform families, their parameter shapes and identities live in one registry,
+:mod:`stn_np.sampling.families` (affine: 6 parameters, identity (1, 0, 0, 0, 1, 0);
+attention: 3, (1, 0, 0); projective: 8, (1, 0, 0, 0, 1, 0, 0, 0); tps: 2K, zeros).
 
 With zero regressor weights the localisation network receives no gradient at the very first
 step (``dL/dfeatures = W^T dL/dtheta = 0``); from the second step on it does, once the
@@ -35,39 +33,17 @@ import numpy as np
 from .. import functional as F
 from ..autograd.tensor import Tensor
 from ..rng import resolve_rng
+from ..sampling.families import PARAMETRIC, get_family
+from ..sampling.kernels import resolve_kernel
+from ..sampling.padding import check_padding
+from ..validation import check_number, check_pair, fail
 from .layers import Linear
 from .module import Module
 
 __all__ = ["SpatialTransformer", "TRANSFORMS", "param_groups"]
 
-#: Parameter count of each transform (TPS: per control point, times K).
-TRANSFORMS = ("affine", "attention", "projective", "tps")
-_SAMPLER_MODES = ("bilinear", "nearest", "bicubic")
-_PADDING_MODES = ("zeros", "border", "reflection")
-
-
-def _identity(transform, control_points):
-    if transform == "affine":
-        return np.array([1, 0, 0, 0, 1, 0], dtype=np.float64)
-    if transform == "attention":
-        return np.array([1, 0, 0], dtype=np.float64)
-    if transform == "projective":
-        return np.array([1, 0, 0, 0, 1, 0, 0, 0], dtype=np.float64)
-    return np.zeros(2 * control_points[0] * control_points[1])
-
-
-def _out_size(out_size):
-    if out_size is None:
-        return None
-    if isinstance(out_size, (int, np.integer)) and not isinstance(out_size, bool):
-        out_size = (out_size, out_size)
-    try:
-        h, w = out_size
-    except (TypeError, ValueError):
-        raise ValueError(f"out_size: expected None, an int or (H, W), got {out_size!r}") from None
-    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in (h, w)):
-        raise ValueError(f"out_size: expected positive ints (H, W), got {out_size!r}")
-    return int(h), int(w)
+#: The transforms a spatial transformer can regress: the parametric families.
+TRANSFORMS = PARAMETRIC
 
 
 class SpatialTransformer(Module):
@@ -81,7 +57,7 @@ class SpatialTransformer(Module):
     loc_features : int
         Number of features the localisation network produces (the regressor's ``in_features``).
     transform : {"affine", "attention", "projective", "tps"}
-        The transformation family (see the module docstring for P and the identity).
+        The transformation family (:data:`stn_np.sampling.families.FAMILIES`, parametric ones).
     out_size : int or (int, int), optional
         (H_out, W_out) of the output; by default the input's (H, W). Independent of the input size:
         a smaller output down-samples the attended region.
@@ -131,29 +107,20 @@ class SpatialTransformer(Module):
                  padding_mode="zeros", align_corners=False, control_points=(4, 4), lr_mult=1.0,
                  dtype=np.float32, rng=None):
         super().__init__()
+        here = "SpatialTransformer"
         if not isinstance(localization, Module):
-            raise TypeError(f"localization: expected a Module, got {type(localization).__name__}")
-        if transform not in TRANSFORMS:
-            raise ValueError(f"transform: expected one of {', '.join(TRANSFORMS)}, got {transform!r}")
-        if mode not in _SAMPLER_MODES:
-            raise ValueError(f"mode: expected one of {', '.join(_SAMPLER_MODES)}, got {mode!r}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"padding_mode: expected one of {', '.join(_PADDING_MODES)}, got {padding_mode!r}")
-        if not isinstance(align_corners, (bool, np.bool_)):
-            raise TypeError(f"align_corners: expected a bool, got {type(align_corners).__name__}")
-        if isinstance(lr_mult, bool) or not isinstance(lr_mult, (int, float, np.floating, np.integer)) or lr_mult < 0:
-            raise ValueError(f"lr_mult: expected a non-negative number, got {lr_mult!r}")
-        control_points = tuple(int(c) for c in control_points)
-        if len(control_points) != 2 or min(control_points) < 2:
-            raise ValueError(f"control_points: expected (rows, cols) with both >= 2, got {control_points!r}")
+            fail(here, "localization", "a Module", f"a {type(localization).__name__}", TypeError)
+        self.family = get_family(transform, here, parametric=True)
+        resolve_kernel(mode, here)
+        padding_mode, align_corners = check_padding(padding_mode, align_corners, here)
+        self.lr_mult = check_number(lr_mult, here, "lr_mult", minimum=0)
+        self.control_points = check_pair(control_points, here, "control_points", minimum=2)
         self.transform = transform
-        self.out_size = _out_size(out_size)
-        self.mode, self.padding_mode, self.align_corners = mode, padding_mode, bool(align_corners)
-        self.control_points = control_points
-        self.lr_mult = float(lr_mult)
-        identity = _identity(transform, control_points)
+        self.out_size = None if out_size is None else check_pair(out_size, here, "out_size", minimum=1)
+        self.mode, self.padding_mode, self.align_corners = mode, padding_mode, align_corners
+        identity = self.family.identity(control_points=control_points).reshape(-1)
         self.localization = localization
-        self.regressor = Linear(loc_features, len(identity), dtype=dtype, rng=resolve_rng(rng))
+        self.regressor = Linear(loc_features, identity.size, dtype=dtype, rng=resolve_rng(rng))
         self.regressor.weight.data[...] = 0
         self.regressor.bias.data[...] = identity
         self.last_theta = None
@@ -176,32 +143,20 @@ class SpatialTransformer(Module):
         """The transform parameters for input ``x``, shaped for the grid generator (a Tensor)."""
         features = self.localization(x)
         if features.ndim != 2 or features.shape[1] != self.loc_features:
-            raise ValueError(
-                f"localization: expected features of shape (N, {self.loc_features}) (loc_features), "
-                f"got {features.shape}; end the localisation network with Flatten/Linear"
-            )
+            fail("SpatialTransformer", "localization",
+                 f"a network ending in features of shape (N, {self.loc_features}) (loc_features; end it with "
+                 "Flatten/Linear)", f"features of shape {features.shape}")
         theta = self.regressor(features)
-        n = theta.shape[0]
-        if self.transform == "affine":
-            return theta.reshape(n, 2, 3)
-        if self.transform == "tps":
-            return theta.reshape(n, self.control_points[0] * self.control_points[1], 2)
-        return theta
+        return theta.reshape((theta.shape[0],) + self.family.shape(control_points=self.control_points))
 
     def grid(self, theta, size):
         """Sampling grid (N, H_out, W_out, 2) of ``theta`` for an output of ``size`` (N, C, H_out, W_out)."""
-        if self.transform == "affine":
-            return F.affine_grid(theta, size, self.align_corners)
-        if self.transform == "attention":
-            return F.attention_grid(theta, size, self.align_corners)
-        if self.transform == "projective":
-            return F.projective_grid(theta, size, self.align_corners)
-        return F.tps_grid(theta, size, self.control_points, self.align_corners)
+        return self.family.grid(theta, size, self.align_corners, control_points=self.control_points)
 
     def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
         if x.ndim != 4:
-            raise ValueError(f"x: expected images of shape (N, C, H, W), got {x.shape}")
+            fail("SpatialTransformer", "x", "images of shape (N, C, H, W)", f"shape {x.shape}")
         n, c, h, w = x.shape
         theta = self.theta(x)
         self.last_theta = theta.data.copy()
@@ -249,10 +204,8 @@ def param_groups(model, lr):
     >>> opt = Adam(param_groups(model, 1e-3))
     """
     if not isinstance(model, Module):
-        raise TypeError(f"model: expected a Module, got {type(model).__name__}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)) or lr < 0:
-        raise ValueError(f"lr: expected a non-negative number, got {lr!r}")
-    lr = float(lr)
+        fail("param_groups", "model", "a Module", f"a {type(model).__name__}", TypeError)
+    lr = check_number(lr, "param_groups", "lr", minimum=0)
     owner = {}
     transformers = [m for m in model.modules() if isinstance(m, SpatialTransformer)]
     for index, st in enumerate(transformers):

@@ -12,7 +12,7 @@ and OpenCV pixel matrices), :mod:`~.jacobian` (Jacobian determinants and folds).
 
 from .jacobian import flow_to_grid, jacobian_determinant
 from .losses import diffusion_penalty, ncc_loss
-from .models import TRANSFORMS
+from .schedules import TRANSFORMS
 from .register import RegistrationResult, register
 from .transforms import compose_affine, invert_affine, pixel_to_theta, theta_to_pixel
 

@@ -17,32 +17,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.tensor import Tensor
-from ..sampling.coords import identity_grid, normalized_to_pixel
-from ..sampling.grid_displacement import pixel_scale
+from ..sampling.coords import identity_grid, normalized_to_pixel, pixel_size
+from ..validation import check_bool, check_choice, check_size, fail, values_of
 
 __all__ = ["jacobian_determinant", "flow_to_grid"]
 
 
-def _as_field(field, name):
-    array = np.asarray(field.data if isinstance(field, Tensor) else field)
-    if array.dtype.kind not in "fiu" or array.dtype.kind == "b":
-        raise TypeError(f"{name}: expected a real array, got dtype {array.dtype}")
+def _as_field(field, name, function):
+    array = values_of(field)
+    if array.dtype.kind not in "fiu":
+        fail(function, name, "a real array", f"dtype {array.dtype}", TypeError)
     if array.ndim not in (3, 4) or array.shape[-1] != 2:
-        raise ValueError(f"{name}: expected shape (H, W, 2) or (N, H, W, 2), got {array.shape}")
+        fail(function, name, "shape (H, W, 2) or (N, H, W, 2)", f"shape {array.shape}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: holds NaN or inf")
+        fail(function, name, "finite values", "NaN or inf")
     return array.astype(np.float64)
 
 
-def _check_input_size(input_size, default):
+def _check_input_size(input_size, default, function):
     if input_size is None:
         return default
-    ok = isinstance(input_size, (tuple, list)) and len(input_size) == 2
-    ok = ok and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in input_size)
-    if not ok:
-        raise ValueError(f"input_size: expected (height, width), two positive ints, got {input_size!r}")
-    return int(input_size[0]), int(input_size[1])
+    return check_size(input_size, function, "input_size", length=2, layout="(height, width)")
 
 
 def flow_to_grid(flow, input_size=None, align_corners=False):
@@ -60,10 +55,11 @@ def flow_to_grid(flow, input_size=None, align_corners=False):
     -------
     ndarray of the flow's shape, float64
     """
-    flow = _as_field(flow, "flow")
+    flow = _as_field(flow, "flow", "flow_to_grid")
     h, w = flow.shape[-3:-1]
-    h_in, w_in = _check_input_size(input_size, (h, w))
-    scale = np.array([pixel_scale(w_in, align_corners), pixel_scale(h_in, align_corners)])
+    h_in, w_in = _check_input_size(input_size, (h, w), "flow_to_grid")
+    align_corners = check_bool(align_corners, "flow_to_grid", "align_corners")
+    scale = np.array([pixel_size(w_in, align_corners), pixel_size(h_in, align_corners)])
     return identity_grid(h, w, align_corners) + flow * scale
 
 
@@ -104,19 +100,18 @@ def jacobian_determinant(field, kind="grid", input_size=None, align_corners=Fals
     >>> bool(np.allclose(det, 0.25))
     True
     """
-    if kind not in ("grid", "flow"):
-        raise ValueError(f"kind: expected 'grid' or 'flow', got {kind!r}")
-    if not isinstance(align_corners, (bool, np.bool_)):
-        raise TypeError(f"align_corners: expected a bool, got {align_corners!r}")
-    grid = _as_field(field, kind)
+    check_choice(kind, ("grid", "flow"), "jacobian_determinant", "kind")
+    align_corners = check_bool(align_corners, "jacobian_determinant", "align_corners")
+    grid = _as_field(field, "field", "jacobian_determinant")
     h, w = grid.shape[-3:-1]
-    h_in, w_in = _check_input_size(input_size, (h, w))
+    h_in, w_in = _check_input_size(input_size, (h, w), "jacobian_determinant")
     if kind == "flow":
         grid = flow_to_grid(grid, (h_in, w_in), align_corners)
     if align_corners and (h_in == 1 or w_in == 1):
-        raise ValueError("input_size: an axis of one pixel has no pixel scale with align_corners=True")
+        fail("jacobian_determinant", "input_size", "axes of at least 2 pixels with align_corners=True "
+             "(a one-pixel axis has no pixel scale)", f"({h_in}, {w_in})")
     if h < 2 or w < 2:
-        raise ValueError(f"{kind}: needs at least 2 x 2 points for finite differences, got {h} x {w}")
+        fail("jacobian_determinant", "field", "at least 2 x 2 points for finite differences", f"{h} x {w}")
     u = normalized_to_pixel(grid[..., 0], w_in, align_corners)
     v = normalized_to_pixel(grid[..., 1], h_in, align_corners)
     # Output pixels are one unit apart, so plain index differences are derivatives per output pixel.

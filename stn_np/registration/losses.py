@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..ops._validate import check_float_dtype, shape_of
+from ..validation import check_choice, check_float_array, check_number, fail, shape_of
 from ..ops.loss import mse_loss
 
 __all__ = ["NCCLossFunction", "DiffusionPenaltyFunction", "ncc_loss", "diffusion_penalty", "similarity_loss", "LOSSES"]
@@ -109,14 +109,14 @@ class DiffusionPenaltyFunction(Function):
         return grad
 
 
-def _check_pair(x, y):
+def _check_pair(x, y, function):
     shape = shape_of(x)
-    check_float_dtype(x, "x")
-    check_float_dtype(y, "y")
+    check_float_array(x, function, "x")
+    check_float_array(y, function, "y")
     if shape != shape_of(y):
-        raise ValueError(f"y: expected the shape of x, {shape}, got {shape_of(y)}")
+        fail(function, "y", f"the shape of x, {shape}", f"shape {shape_of(y)}")
     if len(shape) < 2:
-        raise ValueError(f"x: expected shape (N, ...) with at least 2 axes, got {shape}")
+        fail(function, "x", "shape (N, ...) with at least 2 axes", f"shape {shape}")
 
 
 def ncc_loss(x, y, eps=1e-8):
@@ -143,10 +143,9 @@ def ncc_loss(x, y, eps=1e-8):
     >>> round(ncc_loss(x, -x).item(), 6)
     2.0
     """
-    _check_pair(x, y)
-    if not (isinstance(eps, (int, float)) and eps >= 0):
-        raise ValueError(f"eps: expected a non-negative number, got {eps!r}")
-    return NCCLossFunction.apply(x, y, eps=float(eps))
+    _check_pair(x, y, "ncc_loss")
+    eps = check_number(eps, "ncc_loss", "eps", minimum=0)
+    return NCCLossFunction.apply(x, y, eps=eps)
 
 
 def diffusion_penalty(field):
@@ -160,9 +159,9 @@ def diffusion_penalty(field):
     0.6666666666666666
     """
     shape = shape_of(field)
-    check_float_dtype(field, "field")
+    check_float_array(field, "diffusion_penalty", "field")
     if len(shape) != 4 or shape[-1] != 2:
-        raise ValueError(f"field: expected shape (N, H, W, 2), got {shape}")
+        fail("diffusion_penalty", "field", "shape (N, H, W, 2)", f"shape {shape}")
     return DiffusionPenaltyFunction.apply(field)
 
 
@@ -172,4 +171,4 @@ def similarity_loss(name, warped, fixed):
         return mse_loss(warped, fixed)
     if name == "ncc":
         return ncc_loss(warped, fixed)
-    raise ValueError(f"loss: expected one of {', '.join(map(repr, LOSSES))}, got {name!r}")
+    check_choice(name, LOSSES, "similarity_loss", "loss")

@@ -18,21 +18,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import no_grad
-from ..sampling.coords import identity_grid
+from ..sampling.coords import identity_grid, pixel_size
 from ..sampling.grid_sample import grid_sample
+from ..validation import check_size, fail
 
 __all__ = ["resample", "blur", "downsample", "build_pyramid", "level_sizes"]
 
 
-def _check_batch(image):
+def _check_batch(image, function):
     image = np.asarray(image)
     if image.ndim != 4 or image.dtype.kind != "f":
-        raise ValueError(f"image: expected a float (N, C, H, W) array, got {image.dtype} {image.shape}")
+        fail(function, "image", "a float (N, C, H, W) array", f"{image.dtype} {image.shape}")
     return image
 
 
-def resample(image, size):
-    """Resize an (N, C, H, W) image to ``size`` = (H', W') by bilinear sampling on the identity grid.
+def resample(image, out_hw):
+    """Resize an (N, C, H, W) image to ``out_hw`` = (H', W') by bilinear sampling on the identity grid.
 
     Examples
     --------
@@ -42,18 +43,19 @@ def resample(image, size):
     array([[ 2.5,  4.5],
            [10.5, 12.5]])
     """
-    image = _check_batch(image)
-    grid = np.broadcast_to(identity_grid(*size, dtype=image.dtype), (image.shape[0], *size, 2))
+    image = _check_batch(image, "resample")
+    out_hw = check_size(out_hw, "resample", "out_hw", length=2, layout="(height, width)")
+    grid = np.broadcast_to(identity_grid(*out_hw, dtype=image.dtype), (image.shape[0], *out_hw, 2))
     with no_grad():
         return grid_sample(image, np.ascontiguousarray(grid), padding_mode="border").data
 
 
 def blur(image):
     """Binomial ``[1, 2, 1] / 4`` blur along each axis, as the mean of four half-pixel-shifted samples."""
-    image = _check_batch(image)
+    image = _check_batch(image, "blur")
     n, _, h, w = image.shape
     base = identity_grid(h, w, dtype=image.dtype)
-    half = np.array([1.0 / w, 1.0 / h], dtype=image.dtype)  # half a pixel in normalised units
+    half = 0.5 * np.array([pixel_size(w), pixel_size(h)], dtype=image.dtype)  # half a pixel, normalised
     out = np.zeros_like(image)
     with no_grad():
         for sx in (-1, 1):
@@ -74,7 +76,7 @@ def level_sizes(height, width, levels):
 
 def downsample(image, smooth=True):
     """Halve an (N, C, H, W) image (floor of odd sizes), after a binomial blur when ``smooth``."""
-    image = _check_batch(image)
+    image = _check_batch(image, "downsample")
     h, w = image.shape[-2:]
     return resample(blur(image) if smooth else image, (max(h // 2, 1), max(w // 2, 1)))
 
@@ -88,7 +90,7 @@ def build_pyramid(image, levels, smooth=True):
     >>> [p.shape for p in build_pyramid(np.zeros((1, 3, 20, 9)), 3)]
     [(1, 3, 5, 2), (1, 3, 10, 4), (1, 3, 20, 9)]
     """
-    image = _check_batch(image)
+    image = _check_batch(image, "build_pyramid")
     pyramid = [image]
     for _ in range(levels - 1):
         pyramid.insert(0, downsample(pyramid[0], smooth))

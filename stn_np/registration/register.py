@@ -23,8 +23,7 @@ flow is resampled and rescaled to the new pixels).
 The optimiser is stn_np's Adam. Its step at a level starts at ``lr * lr_per_level**k`` (k
 levels above the coarsest; the factor is 0.1 for normalised parameters, whose useful step
 shrinks with the pixel, and 0.5 for the dense flow, already in pixels of its level; see
-``Model.lr_per_level``) and decays
-along a half cosine to a tenth of that over the level's step budget. A level ends early when
+``Schedule.lr_per_level``) and decays along a half cosine to a tenth of that over the level's step budget. A level ends early when
 the objective has not improved by a relative ``tol`` for ``patience`` steps.
 
 Precision: float64 throughout (``DTYPE``). float32 would save about a quarter of a 256 x 256
@@ -47,12 +46,14 @@ from ..autograd.tensor import Tensor
 from ..optim import Adam
 from ..sampling.grid_sample import grid_sample
 from ..sampling.grid_tps import check_control_points
+from ..sampling.padding import PADDING_MODES
+from ..validation import check_choice, check_int, check_number, describe, fail, values_of
 from .losses import LOSSES, similarity_loss
-from .models import get_model
+from .schedules import get_schedule
 from .pyramid import build_pyramid, level_sizes
 from .transforms import theta_to_pixel
 
-__all__ = ["register", "RegistrationResult", "DTYPE", "MIN_LEVEL_SIZE", "DEFAULT_SMOOTHNESS", "prepare_image"]
+__all__ = ["register", "RegistrationResult", "DTYPE", "MIN_LEVEL_SIZE", "DEFAULT_SMOOTHNESS"]
 
 #: The dtype registration computes in (see the module docstring).
 DTYPE = np.float64
@@ -60,7 +61,6 @@ DTYPE = np.float64
 MIN_LEVEL_SIZE = 8
 #: Default weight of the dense flow's diffusion penalty (objective in unit-variance intensities).
 DEFAULT_SMOOTHNESS = 0.2
-_PADDINGS = ("zeros", "border", "reflection")
 
 
 @dataclass
@@ -73,7 +73,7 @@ class RegistrationResult:
         The transformation family.
     params : ndarray
         The fitted parameters without a batch axis, in the family's own convention (see
-        :mod:`stn_np.registration.models`): theta (2, 3), (s, tx, ty), (h0..h7), TPS offsets
+        :mod:`stn_np.sampling.families`): theta (2, 3), (s, tx, ty), (h0..h7), TPS offsets
         (K, 2), or the dense flow (H, W, 2) in moving-image pixels at the fixed image's size.
     grid : ndarray, shape (H, W, 2)
         The sampling grid at the fixed image's full resolution, normalised, last axis (x, y):
@@ -126,7 +126,7 @@ class RegistrationResult:
         or a label map with ``mode="nearest"``. Returns the fixed image's H x W, the input's
         layout.
         """
-        batch, two_d = _as_batch(image, "image")
+        batch, two_d = _as_batch(image, "image", "RegistrationResult.apply")
         with no_grad():
             out = grid_sample(batch, self.grid[None].astype(batch.dtype), mode=mode, padding_mode=self.padding_mode).data
         return out[0, 0] if two_d else out[0]
@@ -138,42 +138,25 @@ class RegistrationResult:
         ``warped``; see :func:`~stn_np.registration.transforms.theta_to_pixel`.
         """
         if self.transform != "affine":
-            raise ValueError(f"pixel_matrix: only for the affine transform, this result is {self.transform!r}")
+            fail("RegistrationResult.pixel_matrix", "transform", "'affine'", describe(self.transform))
         return theta_to_pixel(self.params, self.moving_size, self.grid.shape[:2])
 
 
-def _as_batch(image, name):
+def _as_batch(image, name, function="register"):
     """A 2-D or (C, H, W) real image as a float64 (1, C, H, W) array, plus whether it was 2-D."""
-    if isinstance(image, Tensor):
-        image = image.data
     try:
-        array = np.asarray(image)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected a 2-D or (C, H, W) array, got {type(image).__name__}") from exc
+        array = values_of(image)
+    except (TypeError, ValueError):
+        fail(function, name, "a 2-D or (C, H, W) array", f"a {type(image).__name__}", TypeError)
     if array.dtype.kind not in "fiu":
-        raise TypeError(f"{name}: expected real (float or integer) values, got dtype {array.dtype}")
-    if array.ndim not in (2, 3):
-        raise ValueError(f"{name}: expected a 2-D (H, W) or 3-D (C, H, W) image, got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{name}: is empty, shape {array.shape}")
+        fail(function, name, "real (float or integer) values", f"dtype {array.dtype}", TypeError)
+    if array.ndim not in (2, 3) or array.size == 0:
+        fail(function, name, "a non-empty 2-D (H, W) or 3-D (C, H, W) image", f"shape {array.shape}")
     array = array.astype(DTYPE)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: holds NaN or inf values")
+        fail(function, name, "finite values", "NaN or inf")
     two_d = array.ndim == 2
     return (array[None, None] if two_d else array[None]), two_d
-
-
-def prepare_image(image, name):
-    """Validate a 2-D or (C, H, W) image and return it as float64 (1, C, H, W)."""
-    return _as_batch(image, name)[0]
-
-
-def _positive_number(value, name, allow_zero=False):
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise ValueError(f"{name}: expected a {'non-negative' if allow_zero else 'positive'} finite number, got {value!r}")
-    return float(value)
 
 
 def _steps_per_level(steps, model, levels):
@@ -181,42 +164,38 @@ def _steps_per_level(steps, model, levels):
         default = model.steps
         # fewer levels than the defaults describe use the finest entries; more repeat the coarsest
         return list(default[-levels:]) if levels <= len(default) else [default[0]] * (levels - len(default)) + list(default)
+    expected = f"an int >= 0 or {levels} such ints (one per level, coarsest first)"
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
-        steps = [int(steps)] * levels
-    try:
-        steps = [s for s in steps]
-    except TypeError:
-        raise ValueError(f"steps: expected an int or a sequence of {levels} ints, got {steps!r}") from None
-    if len(steps) != levels or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0 for s in steps):
-        raise ValueError(f"steps: expected an int >= 0 or {levels} such ints (one per level, coarsest first), got {steps!r}")
-    return [int(s) for s in steps]
+        steps = [steps] * levels
+    if not isinstance(steps, (list, tuple, np.ndarray)) or len(steps) != levels:
+        fail("register", "steps", expected, steps)
+    return [check_int(s, "register", "steps", minimum=0) for s in steps]
 
 
 def _check_levels(levels, fixed_hw, moving_hw):
-    if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool) or levels < 1:
-        raise ValueError(f"levels: expected a positive int, got {levels!r}")
+    levels = check_int(levels, "register", "levels", minimum=1)
     smallest = min(*fixed_hw, *moving_hw)
     coarsest = smallest // 2 ** (levels - 1)
     if coarsest < MIN_LEVEL_SIZE:
         most = max(1, int(math.floor(math.log2(smallest / MIN_LEVEL_SIZE))) + 1) if smallest >= MIN_LEVEL_SIZE else 0
-        raise ValueError(
-            f"levels: {levels} levels shrink the smallest side ({smallest} px) to {coarsest} px, below the "
-            f"minimum of {MIN_LEVEL_SIZE} px; use levels <= {most}" if most else
-            f"fixed/moving: images must be at least {MIN_LEVEL_SIZE} x {MIN_LEVEL_SIZE} pixels, got "
-            f"{fixed_hw[0]} x {fixed_hw[1]} and {moving_hw[0]} x {moving_hw[1]}"
-        )
+        if most:
+            fail("register", "levels", f"at most {most} levels (the coarsest keeps >= {MIN_LEVEL_SIZE} px a side)",
+                 f"{levels} levels, which shrink the smallest side ({smallest} px) to {coarsest} px")
+        fail("register", "fixed", f"fixed and moving images of at least {MIN_LEVEL_SIZE} x {MIN_LEVEL_SIZE} pixels",
+             f"{fixed_hw[0]} x {fixed_hw[1]} and {moving_hw[0]} x {moving_hw[1]}")
     return int(levels)
 
 
 def _check_init(init, model, fixed_hw):
     if init is None:
         return None
-    array = np.asarray(init.data if isinstance(init, Tensor) else init)
+    array = values_of(init)
     expected = model.shape(fixed_hw)
     if array.dtype.kind not in "fiu" or array.shape != expected:
-        raise ValueError(f"init: expected a real array of shape {expected} for transform {model.name!r}, got {array.dtype} {array.shape}")
+        fail("register", "init", f"a real array of shape {expected} for transform {model.name!r}",
+             f"{array.dtype} {array.shape}")
     if not np.all(np.isfinite(array)):
-        raise ValueError("init: holds NaN or inf values")
+        fail("register", "init", "finite values", "NaN or inf")
     return array.astype(DTYPE)[None]
 
 
@@ -276,7 +255,7 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
         sizes may differ, channel counts must match. Each image's normalised frame [-1, 1]^2
         covers the whole image (``align_corners=False``).
     transform : {"affine", "attention", "projective", "tps", "dense"}
-        The family (see :mod:`stn_np.registration.models` for each parameterisation).
+        The family (see :mod:`stn_np.sampling.families` for each parameterisation).
     loss : {"mse", "ncc"}
         Mean squared error (same intensities expected) or ``1 - NCC`` over the whole image
         (any gain and offset).
@@ -330,32 +309,30 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     True
     """
     start = time.perf_counter()
-    model = get_model(transform)
-    if loss not in LOSSES:
-        raise ValueError(f"loss: expected one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
-    if padding_mode not in _PADDINGS:
-        raise ValueError(f"padding_mode: expected one of {', '.join(map(repr, _PADDINGS))}, got {padding_mode!r}")
+    model = get_schedule(transform)
+    check_choice(loss, LOSSES, "register", "loss")
+    check_choice(padding_mode, PADDING_MODES, "register", "padding_mode")
     fixed_batch, _ = _as_batch(fixed, "fixed")
     moving_batch, moving_2d = _as_batch(moving, "moving")
     if fixed_batch.shape[1] != moving_batch.shape[1]:
-        raise ValueError(
-            f"moving: has {moving_batch.shape[1]} channel(s), fixed has {fixed_batch.shape[1]}; they must match"
-        )
+        fail("register", "moving", f"{fixed_batch.shape[1]} channel(s), as fixed has",
+             f"{moving_batch.shape[1]} channel(s)")
     fixed_hw, moving_hw = fixed_batch.shape[-2:], moving_batch.shape[-2:]
     levels = _check_levels(levels, fixed_hw, moving_hw)
     steps = _steps_per_level(steps, model, levels)
-    lr = _positive_number(model.lr if lr is None else lr, "lr")
+    lr = check_number(model.lr if lr is None else lr, "register", "lr", minimum=0, strict_low=True)
     if smoothness is not None and not model.regularised:
-        raise ValueError(f"smoothness: only the 'dense' transform is regularised, not {transform!r}")
-    smoothness = _positive_number(DEFAULT_SMOOTHNESS if smoothness is None else smoothness, "smoothness", allow_zero=True)
-    if patience is not None and (not isinstance(patience, (int, np.integer)) or isinstance(patience, bool) or patience < 1):
-        raise ValueError(f"patience: expected a positive int or None, got {patience!r}")
-    tol = _positive_number(tol, "tol", allow_zero=True)
-    if model.name == "tps":
-        model = dataclasses.replace(model, control_points=check_control_points(control_points))
+        fail("register", "smoothness", "None for a parametric transform (only 'dense' is regularised)",
+             f"{smoothness!r} with transform {transform!r}")
+    smoothness = check_number(DEFAULT_SMOOTHNESS if smoothness is None else smoothness, "register", "smoothness",
+                              minimum=0)
+    if patience is not None:
+        patience = check_int(patience, "register", "patience", minimum=1)
+    tol = check_number(tol, "register", "tol", minimum=0)
+    model = dataclasses.replace(model, control_points=check_control_points(control_points))
     scale = float(fixed_batch.std())
     if scale == 0:
-        raise ValueError("fixed: is constant; there is nothing to register against")
+        fail("register", "fixed", "an image with some contrast to register against", "a constant image")
 
     # Dividing both images by one number changes no optimum, but makes loss values and the
     # smoothness weight independent of the images' intensity units.
@@ -366,7 +343,7 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
 
     params = _check_init(init, model, sizes[0][0])
     if params is None:
-        params = model.identity(*sizes[0], DTYPE)
+        params = model.identity(sizes[0][0], DTYPE)
     history = []
     for k, (level_fixed, level_moving, level_size) in enumerate(zip(fixed_pyramid, moving_pyramid, sizes)):
         if k:
@@ -379,7 +356,7 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
 
     with no_grad():
         grid = model.grid(Tensor(params), fixed_hw, moving_hw).data
-        identity = model.grid(Tensor(model.identity(fixed_hw, moving_hw, DTYPE)), fixed_hw, moving_hw).data
+        identity = model.grid(Tensor(model.identity(fixed_hw, DTYPE)), fixed_hw, moving_hw).data
         full_fixed, full_moving = fixed_pyramid[-1], moving_pyramid[-1]
         warped_scaled = grid_sample(full_moving, grid, padding_mode=padding_mode)
         loss_after = similarity_loss(loss, warped_scaled, full_fixed).item()

@@ -37,10 +37,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..sampling.coords import pixel_size, pixel_to_normalized
+from ..validation import check_bool, check_size, fail, values_of
+
 __all__ = [
     "compose_affine",
     "invert_affine",
-    "identity_affine",
     "theta_to_pixel",
     "pixel_to_theta",
     "transform_points",
@@ -49,32 +51,26 @@ __all__ = [
 ]
 
 
-def _as_affine(value, name):
+def _as_affine(value, name, function):
     """``value`` as a float array of shape (..., 2, 3)."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "fiu" or array.dtype.kind == "b":
-        raise TypeError(f"{name}: expected a real array of shape (..., 2, 3), got dtype {array.dtype}")
+    array = values_of(value)
+    if array.dtype.kind not in "fiu":
+        fail(function, name, "a real array of shape (..., 2, 3)", f"dtype {array.dtype}", TypeError)
     if array.ndim < 2 or array.shape[-2:] != (2, 3):
-        raise ValueError(f"{name}: expected shape (..., 2, 3), got {array.shape}")
+        fail(function, name, "shape (..., 2, 3)", f"shape {array.shape}")
     if array.dtype != np.float32:
         array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: holds NaN or inf")
+        fail(function, name, "finite values", "NaN or inf")
     return array
 
 
 def to_homogeneous(affine):
     """(..., 2, 3) affine matrices as (..., 3, 3) homogeneous ones (last row ``[0, 0, 1]``)."""
-    affine = _as_affine(affine, "affine")
+    affine = _as_affine(affine, "affine", "to_homogeneous")
     bottom = np.zeros(affine.shape[:-2] + (1, 3), dtype=affine.dtype)
     bottom[..., 0, 2] = 1
     return np.concatenate([affine, bottom], axis=-2)
-
-
-def identity_affine(batch=None, dtype=np.float64):
-    """The identity ``[[1, 0, 0], [0, 1, 0]]``, shape (2, 3) or (batch, 2, 3)."""
-    eye = np.eye(2, 3, dtype=dtype)
-    return eye if batch is None else np.repeat(eye[None], batch, axis=0)
 
 
 def compose_affine(outer, inner):
@@ -102,8 +98,8 @@ def compose_affine(outer, inner):
     array([[2. , 0. , 0.5],
            [0. , 2. , 0. ]])
     """
-    outer = _as_affine(outer, "outer")
-    inner = _as_affine(inner, "inner")
+    outer = _as_affine(outer, "outer", "compose_affine")
+    inner = _as_affine(inner, "inner", "compose_affine")
     linear = outer[..., :, :2] @ inner[..., :, :2]
     shift = (outer[..., :, :2] @ inner[..., :, 2:])[..., 0] + outer[..., :, 2]
     return np.concatenate([linear, shift[..., None]], axis=-1)
@@ -125,40 +121,27 @@ def invert_affine(affine):
     array([[ 0.5 ,  0.  , -0.5 ],
            [ 0.  ,  0.25,  0.5 ]])
     """
-    affine = _as_affine(affine, "affine")
+    affine = _as_affine(affine, "affine", "invert_affine")
     linear = affine[..., :, :2]
     det = linear[..., 0, 0] * linear[..., 1, 1] - linear[..., 0, 1] * linear[..., 1, 0]
     size = np.abs(linear).max(axis=(-2, -1))
     if np.any(np.abs(det) <= 1e-12 * np.maximum(size, np.finfo(np.float64).tiny) ** 2):
-        raise ValueError("affine: a 2x2 linear part is singular; the map has no inverse")
+        fail("invert_affine", "affine", "invertible 2x2 linear parts", "a singular one (the map has no inverse)")
     inverse = np.linalg.inv(linear)
     shift = -(inverse @ affine[..., :, 2:])[..., 0]
     return np.concatenate([inverse, shift[..., None]], axis=-1).astype(affine.dtype, copy=False)
 
 
-def _check_hw(size, name):
-    ok = isinstance(size, (tuple, list)) and len(size) == 2
-    ok = ok and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in size)
-    if not ok:
-        raise ValueError(f"{name}: expected (height, width), two positive ints, got {size!r}")
-    return int(size[0]), int(size[1])
-
-
-def _pixel_to_normalized_matrix(size, align_corners, name):
-    """The 3x3 ``N`` with ``(c_x, c_y, 1) = N (p_x, p_y, 1)`` for an image of ``size`` = (H, W)."""
-    height, width = _check_hw(size, name)
-    if not isinstance(align_corners, (bool, np.bool_)):
-        raise TypeError(f"align_corners: expected a bool, got {align_corners!r}")
-    scale, offset = [], []
-    for s in (width, height):
-        if align_corners:
-            if s == 1:
-                raise ValueError(f"{name}: an axis of one pixel has no pixel <-> normalised map with align_corners=True")
-            scale.append(2.0 / (s - 1))
-            offset.append(-1.0)
-        else:
-            scale.append(2.0 / s)
-            offset.append(1.0 / s - 1.0)
+def _pixel_to_normalized_matrix(hw, align_corners, name, function):
+    """The 3x3 ``N`` with ``(c_x, c_y, 1) = N (p_x, p_y, 1)`` for an image of ``hw`` = (H, W)."""
+    height, width = check_size(hw, function, name, length=2, layout="(height, width)")
+    align_corners = check_bool(align_corners, function, "align_corners")
+    if align_corners and min(height, width) == 1:
+        fail(function, name, "axes of at least 2 pixels with align_corners=True (a one-pixel axis has no "
+             "pixel <-> normalised map)", f"{hw}")
+    # c = a p + b per axis: a the normalised length of a pixel, b where pixel 0 sits
+    scale = [pixel_size(s, align_corners) for s in (width, height)]
+    offset = [float(pixel_to_normalized(0.0, s, align_corners)) for s in (width, height)]
     return np.array([[scale[0], 0.0, offset[0]], [0.0, scale[1], offset[1]], [0.0, 0.0, 1.0]])
 
 
@@ -191,10 +174,10 @@ def theta_to_pixel(theta, in_size, out_size=None, align_corners=False):
     array([[1., 0., 2.],
            [0., 1., 0.]])
     """
-    theta = _as_affine(theta, "theta")
+    theta = _as_affine(theta, "theta", "theta_to_pixel")
     out_size = in_size if out_size is None else out_size
-    n_in = _pixel_to_normalized_matrix(in_size, align_corners, "in_size")
-    n_out = _pixel_to_normalized_matrix(out_size, align_corners, "out_size")
+    n_in = _pixel_to_normalized_matrix(in_size, align_corners, "in_size", "theta_to_pixel")
+    n_out = _pixel_to_normalized_matrix(out_size, align_corners, "out_size", "theta_to_pixel")
     matrix = np.linalg.inv(n_in) @ to_homogeneous(theta) @ n_out
     return matrix[..., :2, :].astype(theta.dtype, copy=False)
 
@@ -213,10 +196,10 @@ def pixel_to_theta(matrix, in_size, out_size=None, align_corners=False):
     array([[1. , 0. , 0.5],
            [0. , 1. , 0. ]])
     """
-    matrix = _as_affine(matrix, "matrix")
+    matrix = _as_affine(matrix, "matrix", "pixel_to_theta")
     out_size = in_size if out_size is None else out_size
-    n_in = _pixel_to_normalized_matrix(in_size, align_corners, "in_size")
-    n_out = _pixel_to_normalized_matrix(out_size, align_corners, "out_size")
+    n_in = _pixel_to_normalized_matrix(in_size, align_corners, "in_size", "pixel_to_theta")
+    n_out = _pixel_to_normalized_matrix(out_size, align_corners, "out_size", "pixel_to_theta")
     theta = n_in @ to_homogeneous(matrix) @ np.linalg.inv(n_out)
     return theta[..., :2, :].astype(matrix.dtype, copy=False)
 
@@ -230,10 +213,10 @@ def transform_points(affine, points):
     >>> transform_points(np.array([[2.0, 0, 1], [0, 1, 0]]), np.array([[1.0, 3.0]]))
     array([[3., 3.]])
     """
-    affine = _as_affine(affine, "affine")
-    points = np.asarray(points, dtype=affine.dtype)
+    affine = _as_affine(affine, "affine", "transform_points")
+    points = np.asarray(values_of(points), dtype=affine.dtype)
     if points.ndim < 2 or points.shape[-1] != 2:
-        raise ValueError(f"points: expected shape (..., P, 2), got {points.shape}")
+        fail("transform_points", "points", "shape (..., P, 2)", f"shape {points.shape}")
     return points @ np.swapaxes(affine[..., :, :2], -1, -2) + affine[..., None, :, 2]
 
 
@@ -254,7 +237,7 @@ def corner_error(theta, reference, in_size, out_size=None, align_corners=False):
     1.0
     """
     out_size = in_size if out_size is None else out_size
-    h, w = _check_hw(out_size, "out_size")
+    h, w = check_size(out_size, "corner_error", "out_size", length=2, layout="(height, width)")
     corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], dtype=np.float64)
     a = transform_points(theta_to_pixel(theta, in_size, out_size, align_corners), corners)
     b = transform_points(theta_to_pixel(reference, in_size, out_size, align_corners), corners)

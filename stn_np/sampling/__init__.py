@@ -1,6 +1,13 @@
-"""Differentiable image sampling: coordinates, grids, kernels and samplers."""
+"""Differentiable image sampling: coordinates, kernels, samplers, grid generators and transform families.
 
-from .coords import identity_grid, normalized_to_pixel, pixel_to_normalized
+The public names below are also the sampling part of :mod:`stn_np.functional` (which imports
+this list rather than repeating it). The ops behind them (``GridSampleFunction``,
+``AffineGridFunction``, ...) stay in their modules.
+"""
+
+from .coords import coordinate_scale, identity_grid, normalized_to_pixel, pixel_size, pixel_to_normalized, sample_points
+from .families import FAMILIES, TransformFamily, get_family
+from .grid_sample import grid_sample
 from .grids import (
     affine_grid,
     attention_grid,
@@ -10,19 +17,14 @@ from .grids import (
     tps_grid,
     tps_transform_points,
 )
-from .grid_sample import GridSampleFunction, grid_sample
-from .kernels import BICUBIC, BILINEAR, INTEGER, Kernel, ReferenceSampleFunction, reference_sample
+from .kernels import BICUBIC, BILINEAR, INTEGER, KERNELS, Kernel
 from .matrix import sampling_matrix
+from .padding import PADDING_MODES
+from .reference import reference_sample
 
-__all__ = ["identity_grid", "normalized_to_pixel", "pixel_to_normalized"]
-__all__ += [
-    "affine_grid",
-    "attention_grid",
-    "displacement_grid",
-    "projective_grid",
-    "tps_control_points",
-    "tps_grid",
-    "tps_transform_points",
+__all__ = [
+    "BICUBIC", "BILINEAR", "FAMILIES", "INTEGER", "KERNELS", "Kernel", "PADDING_MODES", "TransformFamily",
+    "affine_grid", "attention_grid", "coordinate_scale", "displacement_grid", "get_family", "grid_sample",
+    "identity_grid", "normalized_to_pixel", "pixel_size", "pixel_to_normalized", "projective_grid",
+    "reference_sample", "sample_points", "sampling_matrix", "tps_control_points", "tps_grid", "tps_transform_points",
 ]
-__all__ += ["BICUBIC", "BILINEAR", "INTEGER", "GridSampleFunction", "Kernel", "ReferenceSampleFunction", "grid_sample",
-            "reference_sample", "sampling_matrix"]

@@ -2,7 +2,7 @@
 
 A flow gives, per output pixel, a displacement (dx, dy) in PIXELS OF THE INPUT IMAGE (the
 image the sampler will read, of size H_in x W_in). A pixel step is a fixed step in
-normalised coordinates, the slope of :func:`~stn_np.sampling.coords.pixel_to_normalized`:
+normalised coordinates, the slope of :func:`~stn_np.sampling.coords.pixel_to_normalized` (:func:`~stn_np.sampling.coords.pixel_size`):
 
     s_x = 2 / W_in   (align_corners=False)        s_x = 2 / (W_in - 1)   (align_corners=True)
 
@@ -20,17 +20,10 @@ one-pixel axis is ordinary: s = 2.)
 import numpy as np
 
 from ..autograd.function import Function
+from .coords import pixel_size
 from .grid_common import as_parameter, base_points, check_align_corners, check_size
 
-__all__ = ["DisplacementGridFunction", "displacement_grid", "pixel_scale"]
-
-
-def pixel_scale(size, align_corners=False):
-    """Normalised length of one input pixel along an axis of ``size`` pixels (0 for the
-    degenerate ``size == 1, align_corners=True``; see the module docstring)."""
-    if align_corners:
-        return 0.0 if size == 1 else 2.0 / (size - 1)
-    return 2.0 / size
+__all__ = ["DisplacementGridFunction", "displacement_grid"]
 
 
 class DisplacementGridFunction(Function):
@@ -53,7 +46,7 @@ class DisplacementGridFunction(Function):
         return g * scale
 
 
-def displacement_grid(flow, size=None, align_corners=False):
+def displacement_grid(flow, input_size=None, align_corners=False):
     """Sampling grid from a dense displacement field given in input-image pixels.
 
     Parameters
@@ -61,7 +54,7 @@ def displacement_grid(flow, size=None, align_corners=False):
     flow : Tensor or ndarray, shape (N, H, W, 2)
         Per output pixel, the displacement (dx, dy) in pixels of the INPUT image; zeros give
         the identity grid. float32 or float64.
-    size : tuple of 4 ints, optional
+    input_size : tuple of 4 ints, optional
         (N, C, H_in, W_in): the size of the input image that will be sampled, which sets the
         pixel -> normalised scale 2 / W_in, 2 / H_in (align_corners=False) or 2 / (W_in - 1),
         2 / (H_in - 1) (True; 0 for a one-pixel axis, where no displacement is expressible).
@@ -82,11 +75,11 @@ def displacement_grid(flow, size=None, align_corners=False):
     array([0.5, 1.5])
     """
     align_corners = check_align_corners(align_corners)
-    if size is None:
+    if input_size is None:
         flow = as_parameter(flow, "flow", (None, None, None, 2), "(N, H, W, 2)")
         n, h_in, w_in = flow.shape[:3]
     else:
-        n, _, h_in, w_in = check_size(size)
-        flow = as_parameter(flow, "flow", (n, None, None, 2), f"(N, H, W, 2) with N = size[0] = {n}")
-    scale = (pixel_scale(w_in, align_corners), pixel_scale(h_in, align_corners))
+        n, _, h_in, w_in = check_size(input_size, "input_size")
+        flow = as_parameter(flow, "flow", (n, None, None, 2), f"(N, H, W, 2) with N = input_size[0] = {n}")
+    scale = (pixel_size(w_in, align_corners), pixel_size(h_in, align_corners))
     return DisplacementGridFunction.apply(flow, scale=scale, align_corners=align_corners)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function, is_grad_enabled
-from .kernels import BILINEAR, KERNELS
+from ..validation import check_image_and_grid
+from .kernels import BILINEAR, resolve_kernel
 from .matrix import build_operator
-from .padding import frame_image, unframe_gradient
-from .validation import check_padding, check_sampler_inputs
+from .padding import check_padding, frame_image, unframe_gradient
 
 __all__ = ["GridSampleFunction", "grid_sample"]
 
@@ -164,9 +164,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     >>> grid_sample(U, grid).data[0, 0, 0]
     array([1., 2., 3., 0.])
     """
-    if mode not in KERNELS:
-        raise ValueError(f"grid_sample: mode must be one of {', '.join(map(repr, KERNELS))}, got {mode!r}")
-    check_padding(padding_mode, align_corners, "grid_sample")
-    input, grid = check_sampler_inputs(input, grid, "grid_sample")
-    return GridSampleFunction.apply(input, grid, kernel=KERNELS[mode], padding_mode=padding_mode,
-                            align_corners=bool(align_corners))
+    kernel = resolve_kernel(mode, "grid_sample")
+    padding_mode, align_corners = check_padding(padding_mode, align_corners, "grid_sample")
+    input, grid = check_image_and_grid(input, grid, "grid_sample")
+    return GridSampleFunction.apply(input, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners)

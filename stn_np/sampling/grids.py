@@ -22,7 +22,7 @@ parameters (identity theta, (1, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0), zero offsets, z
 """
 
 from .grid_affine import AffineGridFunction, AttentionGridFunction, affine_grid, attention_grid
-from .grid_displacement import DisplacementGridFunction, displacement_grid, pixel_scale
+from .grid_displacement import DisplacementGridFunction, displacement_grid
 from .grid_projective import MIN_DENOMINATOR, ProjectiveGridFunction, projective_grid
 from .grid_tps import TPSGridFunction, tps_control_points, tps_grid, tps_matrix, tps_transform_points
 
@@ -36,7 +36,6 @@ __all__ = [
     "affine_grid",
     "attention_grid",
     "displacement_grid",
-    "pixel_scale",
     "projective_grid",
     "tps_control_points",
     "tps_grid",

@@ -20,10 +20,10 @@ INTEGER    [floor(d + 0.5) == 0]  (nearest pixel)      0
 BICUBIC    Keys' cubic convolution, A = -0.75          its derivative (continuous)
 ========== =========================================== ================================
 
-``Kernel(name, k, dk, radius)`` makes your own. :func:`reference_sample` evaluates the
-double sum above over every pixel, exactly as written (slow; for tests and teaching), and
-differentiates through it; :func:`stn_np.functional.grid_sample` is the fast sampler that
-must agree with it.
+``Kernel(name, k, dk, radius)`` makes your own, and every sampler takes it: pass it as
+``mode=`` to :func:`stn_np.functional.grid_sample` (the fast sparse sampler, which evaluates
+only the kernel's taps) or to :func:`stn_np.sampling.reference_sample` (the double sum above
+over every pixel, written literally in :mod:`stn_np.sampling.reference`).
 
 Examples
 --------
@@ -41,17 +41,19 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function
-from .coords import normalized_to_pixel
-from .padding import reflection_period
-from .validation import check_padding, check_sampler_inputs, values_of
+from ..validation import check_number, describe, fail
 
 __all__ = ["Kernel", "BilinearKernel", "IntegerKernel", "BicubicKernel", "BILINEAR", "INTEGER", "BICUBIC",
-           "KERNELS", "ReferenceSampleFunction", "reference_sample"]
+           "KERNELS", "resolve_kernel"]
 
 
 class Kernel:
     """A 1-D interpolation kernel ``k(d)`` and its derivative ``k'(d)``, applied separably.
+
+    Every sampler takes a Kernel as its ``mode``: :func:`~stn_np.functional.grid_sample`
+    evaluates it only at the taps near each point (:meth:`taps`) through the fast sparse
+    operator, :func:`~stn_np.sampling.reference_sample` over every pixel; both differentiate
+    through ``k'``.
 
     Parameters
     ----------
@@ -59,12 +61,16 @@ class Kernel:
         Shown in reprs and error messages.
     k : callable
         ``k(d)`` for an ndarray ``d`` of distances ``x - m``; returns an array of ``d``'s shape
-        and dtype. Must vanish outside ``[-radius, radius)``.
+        and dtype. It must vanish outside ``[-radius, radius)`` and, for the padding modes to
+        mean what they say, be *even* (``k(-d) = k(d)``: reflection mirrors positions) and a
+        *partition of unity* (``sum_m k(x - m) = 1`` for every ``x``: a constant image samples
+        to itself, which ``border`` padding relies on far outside the image).
     dk : callable
-        ``k'(d)``, same contract. Where ``k`` has a kink, return the derivative from the right
-        (the convention the fast sampler's taps ``floor(x) + j`` produce).
+        ``k'(d)``, same contract. Where ``k`` has a kink, return the derivative from the right,
+        ``lim_{h -> 0+} (k(d + h) - k(d)) / h``: the convention of the built-in kernels and of
+        PyTorch, which the fast sampler's taps ``floor(x) + j`` assume.
     radius : float
-        Half-width of the support.
+        Half-width of the support, in (0, 64).
 
     Attributes
     ----------
@@ -73,20 +79,29 @@ class Kernel:
 
     Examples
     --------
-    A triangle twice as wide as bilinear's (a blurring kernel of area 2):
+    A triangle twice as wide as bilinear's, halved so that it sums to one (a blurring
+    interpolator), with its derivative taken from the right at the kinks d = -2, 0, 2:
 
     >>> import numpy as np
-    >>> wide = Kernel("wide triangle", k=lambda d: np.maximum(1 - np.abs(d) / 2, 0),
-    ...               dk=lambda d: np.where(np.abs(d) < 2, -np.sign(d) / 2, 0.0), radius=2)
-    >>> wide.k(np.array([0.0, 1.0, 2.0]))
-    array([1. , 0.5, 0. ])
+    >>> wide = Kernel("wide triangle", radius=2,
+    ...               k=lambda d: np.maximum(1 - np.abs(d) / 2, 0) / 2,
+    ...               dk=lambda d: np.where((d >= -2) & (d < 0), 0.25, np.where((d >= 0) & (d < 2), -0.25, 0.0)))
+    >>> wide.k(np.array([-1.0, 0.0, 1.0, 2.0]))
+    array([0.25, 0.5 , 0.25, 0.  ])
+    >>> x = 0.3; m = np.arange(-3, 5)
+    >>> float(wide.k(x - m).sum())                  # a partition of unity
+    1.0
+    >>> wide.dk(np.array([-2.0, 0.0, 2.0]))         # right derivatives at the kinks
+    array([ 0.25, -0.25,  0.  ])
+    >>> h = 1e-7; d = np.array([-2.0, 0.0, 2.0])
+    >>> np.round((wide.k(d + h) - wide.k(d)) / h, 6)  # agree with one-sided differences
+    array([ 0.25, -0.25,  0.  ])
     """
 
     has_position_gradient = True
 
     def __init__(self, name, k, dk, radius):
-        if not (isinstance(radius, (int, float, np.integer, np.floating)) and 0 < radius < 64):
-            raise ValueError(f"Kernel: radius must be a number in (0, 64), got {radius!r}")
+        radius = check_number(radius, "Kernel", "radius", minimum=0, maximum=64, strict_low=True)
         self.name = name
         self._k = k
         self._dk = dk
@@ -254,160 +269,21 @@ BILINEAR = BilinearKernel()
 INTEGER = IntegerKernel()
 BICUBIC = BicubicKernel(-0.75)
 
-# grid_sample's ``mode`` names (PyTorch's) for the built-in kernels.
+#: ``mode`` names (PyTorch's) of the built-in kernels: the registry a sampler's ``mode`` reads.
 KERNELS = {"bilinear": BILINEAR, "nearest": INTEGER, "bicubic": BICUBIC}
 
-# numpy.pad modes that extend an axis the way each padding mode defines U_pad.
-_NUMPY_PAD = {
-    ("zeros", False): "constant", ("zeros", True): "constant",
-    ("border", False): "edge", ("border", True): "edge",
-    ("reflection", False): "symmetric",  # mirror at the image edge: U_pad(-1) = U(0)
-    ("reflection", True): "reflect",  # mirror through the corner pixel centre: U_pad(-1) = U(1)
-}
 
+def resolve_kernel(mode, function):
+    """The :class:`Kernel` a sampler's ``mode`` names: a key of :data:`KERNELS` or a Kernel itself.
 
-def _window(pixel, size, radius, padding_mode, align_corners):
-    """Shift positions to equivalent ones near the image; return them and the padding needed.
-
-    The padded image is infinite, but the sum only needs the pixels within ``radius`` of each
-    position. ``zeros``: only the image's own pixels are non-zero, so no padding at all.
-    ``reflection``: U_pad repeats with its period, so positions move by whole periods.
-    ``border``: U_pad is constant beyond the edges, so positions farther out move by whole
-    pixels to just beyond them. Every shift is by a constant, so the gradient passes unchanged.
+    Raises
+    ------
+    ValueError
+        When ``mode`` is neither (the message names ``function`` and the known modes).
     """
-    reach = math.ceil(radius)
-    if padding_mode == "zeros":
-        return pixel, 0
-    if padding_mode == "reflection":
-        period = reflection_period(size, align_corners)
-        if period:
-            pixel = pixel - period * np.floor(pixel / period)
-        return pixel, period + reach + 1
-    low, high = -reach - 1, size + reach
-    pixel = np.where(pixel > high, pixel - np.floor(pixel - high), pixel)
-    pixel = np.where(pixel < low, pixel + np.floor(low - pixel), pixel)
-    return pixel, 2 * reach + 3
+    if isinstance(mode, Kernel):
+        return mode
+    if isinstance(mode, str) and mode in KERNELS:
+        return KERNELS[mode]
+    fail(function, "mode", f"one of {', '.join(map(repr, KERNELS))} or a Kernel", describe(mode))
 
-
-def _padding_matrix(size, pad, padding_mode, align_corners, dtype):
-    """R with ``U_pad = R @ U`` along one axis: ``numpy.pad`` applied to the identity matrix.
-
-    Row ``r`` holds the pixel that padded position ``r - pad`` reads (a zero row for zeros
-    padding outside the image), so ``R.T`` folds a gradient on the padded image back onto the
-    pixels it came from (the adjoint of padding).
-    """
-    eye = np.eye(size, dtype=dtype)
-    return np.pad(eye, ((pad, pad), (0, 0)), mode=_NUMPY_PAD[padding_mode, bool(align_corners)])
-
-
-class ReferenceSampleFunction(Function):
-    r"""The sampler as the paper writes it, summed over every pixel of the padded image.
-
-    Forward, with ``x, y`` the source points in pixel units and ``U_pad`` the padded,
-    infinitely extended image (see ``stn_np.sampling.padding``)::
-
-        V_i^c = sum_{n, m in Z} U_pad(n, m)^c k(x_i - m) k(y_i - n)
-
-    The sum is finite because ``k`` vanishes beyond its radius: the padded image is
-    materialised as ``U_pad = R_y U R_x^T`` over a window wide enough for every point (``R``
-    from :func:`numpy.pad` of the identity), after shifting points by whole periods
-    (reflection) or whole pixels beyond the edge (border), which leaves ``V`` unchanged.
-
-    Backward, with ``g`` the upstream gradient::
-
-        dL/dU_pad(n, m)^c = sum_i g_i^c k(x_i - m) k(y_i - n);   dL/dU = R_y^T (dL/dU_pad) R_x
-        dL/dx_i = sum_c g_i^c sum_{n, m} U_pad(n, m)^c k'(x_i - m) k(y_i - n)   (y alike)
-
-    and ``dL/dgrid = dL/dx * dx/dgrid`` with ``dx/dgrid = W/2`` (or ``(W-1)/2`` with
-    ``align_corners``). Dense: O(N C H_out W_out H W) time and memory, for small inputs.
-    """
-
-    @staticmethod
-    def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False):
-        N, C, H, W = U.shape
-        _, Ho, Wo, _ = grid.shape
-        dtype = U.dtype
-        x = normalized_to_pixel(grid[..., 0].reshape(N, Ho * Wo), W, align_corners).astype(dtype, copy=False)
-        y = normalized_to_pixel(grid[..., 1].reshape(N, Ho * Wo), H, align_corners).astype(dtype, copy=False)
-        x, pad_x = _window(x, W, kernel.radius, padding_mode, align_corners)
-        y, pad_y = _window(y, H, kernel.radius, padding_mode, align_corners)
-        Rx = _padding_matrix(W, pad_x, padding_mode, align_corners, dtype)
-        Ry = _padding_matrix(H, pad_y, padding_mode, align_corners, dtype)
-        U_pad = np.einsum("ah,nchw,bw->ncab", Ry, U, Rx, optimize=True)
-        # distances from every point to every (padded) pixel column m and row n
-        dx = x[..., None] - np.arange(-pad_x, W + pad_x, dtype=dtype)
-        dy = y[..., None] - np.arange(-pad_y, H + pad_y, dtype=dtype)
-        Kx, Ky = kernel.k(dx), kernel.k(dy)
-        V = np.einsum("ncab,npa,npb->ncp", U_pad, Ky, Kx, optimize=True)
-        ctx.save_for_backward(U_pad, Kx, Ky, dx, dy, Rx, Ry)
-        ctx.kernel = kernel
-        ctx.scale = (W - 1) / 2 if align_corners else W / 2, (H - 1) / 2 if align_corners else H / 2
-        ctx.grid_shape = grid.shape
-        return V.reshape(N, C, Ho, Wo)
-
-    @staticmethod
-    def backward(ctx, g):
-        U_pad, Kx, Ky, dx, dy, Rx, Ry = ctx.saved_arrays
-        N, C = g.shape[:2]
-        g = g.reshape(N, C, -1)
-        gU = ggrid = None
-        if ctx.needs_input_grad[0]:
-            gU_pad = np.einsum("ncp,npa,npb->ncab", g, Ky, Kx, optimize=True)
-            gU = np.einsum("ah,ncab,bw->nchw", Ry, gU_pad, Rx, optimize=True)
-        if ctx.needs_input_grad[1]:
-            gUk = np.einsum("ncp,ncab->npab", g, U_pad, optimize=True)
-            gx = np.einsum("npab,npa,npb->np", gUk, Ky, ctx.kernel.dk(dx), optimize=True)
-            gy = np.einsum("npab,npa,npb->np", gUk, ctx.kernel.dk(dy), Kx, optimize=True)
-            scale_x, scale_y = ctx.scale
-            ggrid = np.stack([gx * scale_x, gy * scale_y], axis=-1).reshape(ctx.grid_shape).astype(g.dtype, copy=False)
-        return gU, ggrid
-
-
-def reference_sample(U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False):
-    r"""Sample ``U`` at ``grid`` with ``kernel`` by the paper's double sum over all pixels.
-
-    ``V_i^c = sum_n sum_m U_nm^c k(x_i^s - m) k(y_i^s - n)``, with ``(x_i^s, y_i^s)`` the grid
-    point unnormalised to pixel units (see :mod:`stn_np.sampling.coords`) and the sum taken
-    over the padded, infinitely extended image ``U_pad``.
-
-    Padding, the clean formulation: ``U_pad(n, m)`` equals ``U(n, m)`` inside the image and,
-    outside it, 0 (``zeros``), the nearest edge pixel (``border``), or the mirrored image
-    (``reflection``; mirror lines at the image edges -0.5 and S - 0.5 with
-    ``align_corners=False``, through the corner pixel centres 0 and S - 1 with ``True``).
-    This is exactly PyTorch's bicubic, which pads each of its 16 integer taps. PyTorch's
-    bilinear and nearest instead clip or reflect the *coordinate*; interpolating ``U_pad`` at
-    the raw coordinate gives the same values and gradients: beyond a border ``U_pad`` is
-    constant, so the sample equals the edge and its gradient is 0 (the clip), and the mirrored
-    ``U_pad`` interpolated at ``x`` equals ``U`` interpolated at the mirrored ``x``, whose
-    derivative is the sign flip of the reflection.
-
-    Parameters
-    ----------
-    U : Tensor or ndarray, shape (N, C, H, W)
-    grid : Tensor or ndarray, shape (N, H_out, W_out, 2), last axis (x, y), finite
-        Normalised coordinates, same dtype as ``U``.
-    kernel : Kernel
-        ``BILINEAR``, ``INTEGER``, ``BICUBIC`` or your own :class:`Kernel`.
-    padding_mode : {"zeros", "border", "reflection"}
-    align_corners : bool
-
-    Returns
-    -------
-    Tensor, shape (N, C, H_out, W_out)
-        Differentiable with respect to ``U`` and ``grid`` (through ``k'``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> U = np.arange(6.0).reshape(1, 1, 2, 3)
-    >>> grid = np.array([[[[0.0, 0.0]]]])          # the centre of the image
-    >>> reference_sample(U, grid, BILINEAR).data   # mean of the middle column
-    array([[[[2.5]]]])
-    """
-    if not isinstance(kernel, Kernel):
-        raise TypeError(f"reference_sample: kernel must be a Kernel (e.g. BILINEAR), got {type(kernel).__name__}")
-    check_padding(padding_mode, align_corners, "reference_sample")
-    U, grid = check_sampler_inputs(U, grid, "reference_sample")
-    if not np.all(np.isfinite(values_of(grid))):
-        raise ValueError("reference_sample: grid must be finite (grid_sample defines NaN and inf)")
-    return ReferenceSampleFunction.apply(U, grid, kernel=kernel, padding_mode=padding_mode, align_corners=bool(align_corners))

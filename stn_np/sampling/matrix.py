@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .kernels import KERNELS
-from .padding import fold_coordinates, frame_width, pad_index
-from .validation import check_grid, check_padding, values_of
+from ..validation import check_grid, fail, values_of
+from .coords import coordinate_scale, normalized_to_pixel
+from .kernels import resolve_kernel
+from .padding import check_padding, fold_coordinates, frame_width, pad_index
 
 __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_matrix"]
 
@@ -79,14 +80,9 @@ def _axis_taps(coord, size, kernel, padding_mode, align_corners, position_deriva
     long contiguous array.
     """
     dtype = coord.dtype
-    # normalised -> pixel units as one multiply-add (coords.normalized_to_pixel, expanded)
-    if align_corners:
-        scale = offset = (size - 1) / 2
-    else:
-        scale, offset = size / 2, (size - 1) / 2
+    scale = coordinate_scale(size, align_corners)
     with np.errstate(invalid="ignore"):
-        pixel = np.multiply(coord, dtype.type(scale))
-        pixel += dtype.type(offset)
+        pixel = normalized_to_pixel(coord, size, align_corners)
     if scale == 0:  # a one-pixel axis with align_corners: keep +-inf infinite (inf * 0 is NaN)
         pixel = np.where(np.isinf(coord), coord, pixel)
     pixel, live, slope = fold_coordinates(pixel, size, kernel.radius, padding_mode, align_corners)
@@ -165,10 +161,8 @@ def _input_hw(input_size, batch):
     if ok and len(size) == 4 and size[0] != batch:
         ok = False
     if not ok:
-        raise ValueError(
-            f"sampling_matrix: input_size must be (H, W) or (N, C, H, W) of positive ints with N = {batch} "
-            f"(the grid's batch size), got {input_size!r}"
-        )
+        fail("sampling_matrix", "input_size",
+             f"(H, W) or (N, C, H, W) of positive ints with N = {batch}, the grid's batch size", input_size)
     return int(size[-2]), int(size[-1])
 
 
@@ -185,7 +179,7 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
         Normalised coordinates, last axis (x, y), float32 or float64.
     input_size : tuple
         ``(H, W)`` or ``(N, C, H, W)`` of the images to be sampled.
-    mode : {"bilinear", "nearest", "bicubic"}
+    mode : {"bilinear", "nearest", "bicubic"} or Kernel
     padding_mode : {"zeros", "border", "reflection"}
     align_corners : bool
         As in :func:`stn_np.functional.grid_sample`.
@@ -208,13 +202,12 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
     >>> S.shape, S.nnz, bool(np.allclose(S.toarray(), np.eye(6)))
     ((6, 6), 6, True)
     """
-    if mode not in KERNELS:
-        raise ValueError(f"sampling_matrix: mode must be one of {', '.join(map(repr, KERNELS))}, got {mode!r}")
-    check_padding(padding_mode, align_corners, "sampling_matrix")
+    kernel = resolve_kernel(mode, "sampling_matrix")
+    padding_mode, align_corners = check_padding(padding_mode, align_corners, "sampling_matrix")
     grid = values_of(check_grid(grid, "sampling_matrix"))
     height, width = _input_hw(input_size, grid.shape[0])
-    op = build_operator(grid, height, width, KERNELS[mode], padding_mode, bool(align_corners))
-    R = framing_matrix(grid.shape[0], height, width, op.frame, padding_mode, bool(align_corners), grid.dtype)
+    op = build_operator(grid, height, width, kernel, padding_mode, align_corners)
+    R = framing_matrix(grid.shape[0], height, width, op.frame, padding_mode, align_corners, grid.dtype)
     S = sp.csr_array(op.S @ R)
     S.sum_duplicates()
     S.eliminate_zeros()

@@ -34,10 +34,19 @@ import math
 
 import numpy as np
 
-__all__ = ["PADDING_MODES", "reflection_period", "pad_index", "fold_coordinates", "frame_width",
+from ..validation import check_bool, check_choice
+
+__all__ = ["PADDING_MODES", "check_padding", "reflection_period", "pad_index", "fold_coordinates", "frame_width",
            "frame_image", "unframe_gradient"]
 
+#: The padding modes every sampler takes (PyTorch's names).
 PADDING_MODES = ("zeros", "border", "reflection")
+
+
+def check_padding(padding_mode, align_corners, function):
+    """Validate a sampler's ``padding_mode`` and ``align_corners``; returns them (align_corners as bool)."""
+    check_choice(padding_mode, PADDING_MODES, function, "padding_mode")
+    return padding_mode, check_bool(align_corners, function, "align_corners")
 
 
 def reflection_period(size, align_corners):

@@ -1,0 +1,125 @@
+"""How :func:`~stn_np.registration.register` fits each transformation family: its Adam schedule.
+
+The families themselves (parameters, identity, grid generator) live in one registry,
+:mod:`stn_np.sampling.families`; every family there can be registered. This module adds only
+what registration needs on top: the optimiser's step and budget per family, the dense
+flow's regulariser, and how parameters carry from one pyramid level to the next.
+
+Parameters of the normalised-coordinate (parametric) families mean the same warp at every
+pyramid level and carry over unchanged; the dense flow is in pixels of the moving image at
+its level, so it is resampled and rescaled when moving to a finer level.
+
+==============  ======  ===============  ===============
+family          Adam    steps per level  lr per level
+==============  ======  ===============  ===============
+affine          0.02    150, 80, 40      x 0.1
+attention       0.02    150, 80, 40      x 0.1
+projective      0.02    200, 100, 50     x 0.1
+tps             0.02    200, 100, 50     x 0.1
+dense           0.2     200, 150, 100    x 0.5
+(any other)     0.02    150, 80, 40      x 0.1
+==============  ======  ===============  ===============
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..sampling.families import FAMILIES, TransformFamily, get_family
+from .losses import diffusion_penalty
+from .pyramid import resample
+
+__all__ = ["Schedule", "SCHEDULES", "TRANSFORMS", "get_schedule"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A transformation family and the optimisation defaults ``register`` fits it with.
+
+    Attributes
+    ----------
+    family : TransformFamily
+    lr : float
+        Adam's step at the coarsest level (parameter units per step, see ``register``).
+    steps : tuple of int
+        Maximum Adam steps per level, finest level LAST; fewer levels use the last entries.
+    lr_per_level : float
+        Factor applied to ``lr`` at each finer level (0.1 for normalised-coordinate
+        parameters: a finer level only refines what the coarser one found, to a fraction of
+        its smaller pixel; 0.5 for the dense flow: it is in pixels of its level, but a fresh
+        Adam's first steps move every component by about ``lr`` whatever its gradient, and at
+        the full step they undid the carried flow so that a level could stop, by patience,
+        where it started).
+    control_points : (int, int)
+        The TPS lattice (the family's option; ignored by the others).
+    """
+
+    family: TransformFamily
+    lr: float = 0.02
+    steps: tuple = (150, 80, 40)
+    lr_per_level: float = 0.1
+    control_points: tuple = (4, 4)
+
+    @property
+    def name(self):
+        """The family's name."""
+        return self.family.name
+
+    @property
+    def regularised(self):
+        """Whether ``smoothness`` applies: the diffusion penalty of a non-parametric (dense) field."""
+        return not self.family.parametric
+
+    # ---------------------------------------------------------------- parameters
+    def _size(self, fixed_hw):
+        return (1, 1, *fixed_hw)
+
+    def identity(self, fixed_hw, dtype):
+        """The identity parameters, with a batch axis of 1."""
+        return self.family.identity(1, dtype, self._size(fixed_hw), control_points=self.control_points)
+
+    def shape(self, fixed_hw):
+        """The shape of the parameters without the batch axis, at a fixed image of ``fixed_hw``."""
+        return self.family.shape(self._size(fixed_hw), control_points=self.control_points)
+
+    def grid(self, params, fixed_hw, moving_hw):
+        """The (1, H, W, 2) sampling grid at the fixed level's size, differentiable in ``params``."""
+        return self.family.grid(params, self._size(fixed_hw), input_size=(1, 1, *moving_hw),
+                                control_points=self.control_points)
+
+    def penalty(self, params):
+        """The regulariser (a scalar Tensor) of the dense flow; None for the parametric families."""
+        return diffusion_penalty(params) if self.regularised else None
+
+    def carry(self, params, old, new):
+        """Parameters of level ``old`` = (fixed_hw, moving_hw) expressed at level ``new``.
+
+        Normalised parameters carry over unchanged. The dense flow is resized to the new
+        fixed size with the library's sampler and rescaled from old to new moving pixels.
+        """
+        if self.family.parametric:
+            return params
+        (_, old_moving), (new_fixed, new_moving) = old, new
+        flow = resample(np.ascontiguousarray(params.transpose(0, 3, 1, 2)), new_fixed).transpose(0, 2, 3, 1)
+        ratio = np.array([new_moving[1] / old_moving[1], new_moving[0] / old_moving[0]], dtype=params.dtype)
+        return np.ascontiguousarray(flow * ratio)
+
+
+_TUNED = {
+    "projective": dict(steps=(200, 100, 50)),
+    "tps": dict(steps=(200, 100, 50)),
+    "dense": dict(lr=0.2, steps=(200, 150, 100), lr_per_level=0.5),
+}
+
+#: The schedule of every family of the registry (the defaults where none was tuned).
+SCHEDULES = {name: Schedule(family, **_TUNED.get(name, {})) for name, family in FAMILIES.items()}
+
+#: The transformation families ``register`` can fit, by name.
+TRANSFORMS = tuple(SCHEDULES)
+
+
+def get_schedule(name, function="register"):
+    """The :class:`Schedule` of the family called ``name``; ``ValueError`` listing the names otherwise."""
+    return SCHEDULES[get_family(name, function).name]
