@@ -76,23 +76,23 @@ def _errors(trained, tmp_path):
     empty.mkdir()
     good = str(trained / "checkpoint.npz")
     return [
-        (["train", "--epochs", "0"], "--epochs: expected a positive int, got 0"),
-        (["train", "--batch-size", "-1"], "--batch-size: expected a positive int, got -1"),
-        (["train", "--data", "cifar"], "--data: expected one of digits, mnist, fashion-mnist, got 'cifar'"),
-        (["train", "--data", "mnist"], "--data-dir: required with --data mnist"),
-        (["train", "--data-dir", str(empty)], "--data-dir: only used with --data mnist or fashion-mnist"),
+        (["train", "--epochs", "0"], "--epochs: expected an int >= 1, got 0"),
+        (["train", "--batch-size", "-1"], "--batch-size: expected an int >= 1, got -1"),
+        (["train", "--data", "cifar"], "--data: expected one of 'digits', 'mnist', 'fashion-mnist', got 'cifar'"),
+        (["train", "--data", "mnist"], "--data-dir: expected a folder with the four MNIST-layout files for data 'mnist'"),
+        (["train", "--data-dir", str(empty)], "--data-dir: expected None with data 'digits'"),
         (["train", "--distortion", "XY"], "--distortion: expected one of"),
         (["train", "--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
-        (["train", "--lr", "-1"], "--lr: expected a positive number"),
+        (["train", "--lr", "-1"], "--lr: expected a finite number > 0, got -1.0"),
         (["train", "--blas-threads", "0", *TINY, "--out", str(tmp_path / "b")], "--blas-threads: expected an int >= 1"),
         (["train", "--data", "mnist", "--data-dir", str(empty), *TINY[:2], "--out", str(tmp_path / "m")], str(empty)),
-        (["train", *TINY, "--out", str(empty), "--resume"], "--resume: no checkpoint at"),
-        (["train", *TINY, "--lr", "0.5", "--out", str(trained), "--resume"], "another config (differs in: lr)"),
+        (["train", *TINY, "--out", str(empty), "--resume"], "--resume: expected a checkpoint at"),
+        (["train", *TINY, "--lr", "0.5", "--out", str(trained), "--resume"], "differs in: lr), got another config"),
         (["evaluate"], "the following arguments are required: --checkpoint"),
         (["evaluate", "--checkpoint", str(garbage)], "is not an .npz archive"),
         (["evaluate", "--checkpoint", str(tmp_path / "missing.npz")], "cannot read"),
         (["evaluate", "--checkpoint", good, "--distortion", "R"], "takes 42x42 images, this test set has 28x28"),
-        (["evaluate", "--checkpoint", good, "--test-size", "0"], "--test-size: expected a positive int"),
+        (["evaluate", "--checkpoint", good, "--test-size", "0"], "--test-size: expected an int >= 1"),
     ]
 
 
@@ -107,7 +107,7 @@ def test_errors_are_one_line_with_status_two(trained, tmp_path, capsys):
 
 def test_errors_print_no_traceback_from_the_console_script(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "stn_np.cli", "train", "--epochs", "0"], capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr == "stn-np: error: --epochs: expected a positive int, got 0\n"
+    assert proc.returncode == 2 and proc.stderr == "stn-np: error: --epochs: expected an int >= 1, got 0\n"
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_identically(tmp_path):

@@ -87,22 +87,22 @@ def test_reshape_transpose_argument_forms():
     assert x.reshape(6, 4).shape == x.reshape((6, 4)).shape == (6, 4)
     assert x.transpose(1, 0, 2).shape == x.transpose((1, 0, 2)).shape == (3, 2, 4)
     assert x.T.shape == x.transpose().shape == (4, 3, 2)
-    with pytest.raises(ValueError, match="cannot reshape"):
+    with pytest.raises(ValueError, match=r"reshape: shape: expected a shape of 24 elements \(x has shape \(2, 3, 4\)\), got \(5, 5\)"):
         x.reshape(5, 5)
-    with pytest.raises(ValueError, match="permutation"):
+    with pytest.raises(ValueError, match="transpose: axes: expected a permutation of the 3 axes"):
         x.transpose(0, 0, 1)
 
 
 def test_reduction_axis_errors_name_the_argument():
     x = Tensor(np.ones((2, 3)))
-    with pytest.raises(ValueError, match="axis"):
+    with pytest.raises(ValueError, match=r"sum: axis: expected axes in \[-2, 2\), got 2"):
         x.sum(axis=2)
-    with pytest.raises(ValueError, match="axis"):
+    with pytest.raises(ValueError, match=r"mean: axis: expected distinct axes, got \(0, 0\)"):
         x.mean(axis=(0, 0))
 
 
 def test_matmul_shape_errors():
-    with pytest.raises(ValueError, match="not aligned"):
+    with pytest.raises(ValueError, match="matmul: y: expected a shape aligned with"):
         Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3)))
     with pytest.raises(ValueError, match="at least one dimension"):
         Tensor(np.ones(())) @ Tensor(np.ones(3))

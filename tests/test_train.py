@@ -154,7 +154,7 @@ def test_resume_with_more_epochs_continues_the_same_run(reference, tmp_path):
     quiet_train(two, tmp_path, figures=False)
     result = quiet_train(TINY, tmp_path, resume=True, figures=False)
     assert without_seconds(result.history) == without_seconds(expected.history)
-    with pytest.raises(ValueError, match="--epochs: the checkpoint has already done 3 epochs"):
+    with pytest.raises(ValueError, match="train: epochs: expected at least the 3 epochs the checkpoint has already done, got 2"):
         quiet_train(two, tmp_path, resume=True)
 
 
@@ -176,10 +176,10 @@ def test_sigint_is_deferred_to_the_end_of_the_step(tmp_path):
 
 def test_resume_errors_name_the_problem(reference, tmp_path):
     _, out = reference
-    with pytest.raises(ValueError, match="--resume: no checkpoint at"):
+    with pytest.raises(ValueError, match="train: resume: expected a checkpoint at .*, got none"):
         quiet_train(TINY, tmp_path, resume=True)
     other = TrainConfig(**dict(TINY.to_dict(), lr=1e-3, seed=4))
-    with pytest.raises(ValueError, match=r"another config \(differs in: lr, seed\)"):
+    with pytest.raises(ValueError, match=r"train: resume: expected a checkpoint written by this config \(.* differs in: lr, seed\), got another"):
         quiet_train(other, out, resume=True)
     (tmp_path / "checkpoint.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not an .npz archive"):

@@ -24,14 +24,15 @@ from stn_np.training import (
     ("momentum", -0.5), ("seed", -3), ("train_size", 0), ("test_size", True),
 ])
 def test_config_rejects_bad_values_naming_the_field(field, value):
-    with pytest.raises(ValueError, match=f"^{field}: "):
+    with pytest.raises(ValueError, match=f"^TrainConfig: {field}: expected "):
         TrainConfig(**{field: value})
 
 
 def test_config_data_dir_rules_and_resolution(tmp_path):
-    with pytest.raises(ValueError, match="^data_dir: required with --data mnist"):
+    with pytest.raises(ValueError, match="^TrainConfig: data_dir: expected a folder with the four MNIST-layout "
+                                         "files for data 'mnist', got None"):
         TrainConfig(data="mnist")
-    with pytest.raises(ValueError, match="^data_dir: only used with"):
+    with pytest.raises(ValueError, match="^TrainConfig: data_dir: expected None with data 'digits'"):
         TrainConfig(data_dir=str(tmp_path))
     files = TrainConfig(data="fashion-mnist", data_dir=tmp_path)
     assert files.data_dir == str(tmp_path) and files.resolved().train_size is None

@@ -55,7 +55,7 @@ def register(name, make_inputs, *, mode="full", eps=1e-6, atol=1e-6, rtol=1e-5):
 
     def decorator(fn):
         if name in _REGISTRY:
-            raise ValueError(f"register: a gradient check named {name!r} already exists")
+            raise ValueError(f"register: name: expected a new case name, got {name!r}, which is registered already")
         _REGISTRY[name] = Case(name, fn, make_inputs, mode, eps, atol, rtol)
         return fn
 
@@ -73,7 +73,7 @@ def get_case(name):
     """The case called ``name``; ``ValueError`` listing the names when there is none."""
     cases = {c.name: c for c in all_cases()}
     if name not in cases:
-        raise ValueError(f"--op: unknown op {name!r}; known ops: {', '.join(sorted(cases))}")
+        raise ValueError(f"get_case: op: expected one of {', '.join(sorted(cases))}, got {name!r}")
     return cases[name]
 
 

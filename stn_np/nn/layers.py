@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd.tensor import Tensor
-from ..ops._validate import as_pair
+from ..validation import check_int, check_number, check_pair, fail
 from ..rng import resolve_rng
 from . import init
 from .module import Module, Parameter
@@ -17,16 +17,10 @@ from .module import Module, Parameter
 __all__ = ["Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Dropout", "Dropout2d", "Flatten"]
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
-def _float_dtype(dtype):
+def _float_dtype(dtype, layer):
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
-        raise TypeError(f"dtype: expected a floating-point dtype, got {dtype}")
+        fail(layer, "dtype", "a floating-point dtype", f"{dtype}", TypeError)
     return dtype
 
 
@@ -59,12 +53,12 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  dtype=np.float32, rng=None):
         super().__init__()
-        self.in_channels = _positive_int(in_channels, "in_channels")
-        self.out_channels = _positive_int(out_channels, "out_channels")
-        self.kernel_size = as_pair(kernel_size, "kernel_size", minimum=1)
-        self.stride = as_pair(stride, "stride", minimum=1)
-        self.padding = as_pair(padding, "padding", minimum=0)
-        dtype = _float_dtype(dtype)
+        self.in_channels = check_int(in_channels, "Conv2d", "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "Conv2d", "out_channels", minimum=1)
+        self.kernel_size = check_pair(kernel_size, "Conv2d", "kernel_size", minimum=1)
+        self.stride = check_pair(stride, "Conv2d", "stride", minimum=1)
+        self.padding = check_pair(padding, "Conv2d", "padding", minimum=0)
+        dtype = _float_dtype(dtype, "Conv2d")
         self.weight = Parameter(np.empty((out_channels, in_channels) + self.kernel_size, dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
         init.default_init_(self.weight, self.bias, resolve_rng(rng))
@@ -94,9 +88,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features")
-        self.out_features = _positive_int(out_features, "out_features")
-        dtype = _float_dtype(dtype)
+        self.in_features = check_int(in_features, "Linear", "in_features", minimum=1)
+        self.out_features = check_int(out_features, "Linear", "out_features", minimum=1)
+        dtype = _float_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
         init.default_init_(self.weight, self.bias, resolve_rng(rng))
@@ -111,9 +105,10 @@ class Linear(Module):
 class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = as_pair(kernel_size, "kernel_size", minimum=1)
-        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride", minimum=1)
-        self.padding = as_pair(padding, "padding", minimum=0)
+        name = type(self).__name__
+        self.kernel_size = check_pair(kernel_size, name, "kernel_size", minimum=1)
+        self.stride = self.kernel_size if stride is None else check_pair(stride, name, "stride", minimum=1)
+        self.padding = check_pair(padding, name, "padding", minimum=0)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -143,9 +138,7 @@ class ReLU(Module):
 class _DropoutBase(Module):
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 <= p <= 1:
-            raise ValueError(f"p: expected a probability in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p = check_number(p, type(self).__name__, "p", minimum=0, maximum=1)
         self.rng = None if rng is None else resolve_rng(rng)
 
     def extra_repr(self):
@@ -181,7 +174,8 @@ class Flatten(Module):
         shape = x.shape
         start, end = self.start_dim % len(shape), self.end_dim % len(shape)
         if start > end:
-            raise ValueError(f"start_dim: {self.start_dim} comes after end_dim {self.end_dim} for shape {shape}")
+            fail("Flatten", "start_dim", f"an axis at or before end_dim {self.end_dim} for shape {shape}",
+                 self.start_dim)
         merged = int(np.prod(shape[start:end + 1]))
         return x.reshape(shape[:start] + (merged,) + shape[end + 1:])
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..rng import resolve_rng
+from ..validation import check_choice, check_int, fail
 from .layers import Conv2d, Dropout, Dropout2d, Flatten, Linear, MaxPool2d, ReLU
 from .module import Module, Sequential
 from .spatial_transformer import SpatialTransformer, param_groups
@@ -37,29 +38,29 @@ __all__ = ["CNN", "STCNN", "cnn", "st_cnn", "build_model", "MODELS", "classifier
 TRANSFORMER_SIZE = 28
 
 
-def _side(input_size, name="input_size"):
-    if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)) or input_size < 1:
-        raise ValueError(f"{name}: expected a positive int (the side of square images), got {input_size!r}")
-    return int(input_size)
+def _side(input_size, function, name="input_size"):
+    return check_int(input_size, function, name, minimum=1)
 
 
-def _after(size, convs_and_pools, name, minimum_note):
+def _after(size, convs_and_pools, function, name, minimum_note):
     for kernel in convs_and_pools:
         size = (size - kernel + 1) // 2  # valid convolution, then 2 x 2 max pooling (floor)
         if size < 1:
-            raise ValueError(f"{name}: too small for {minimum_note}")
+            fail(function, name, f"a side large enough for {minimum_note}", size)
     return size
 
 
 def classifier_features(input_size):
     """Flattened features of the classifier's convolutions on ``input_size`` x ``input_size``: 20 * s2^2."""
-    side = _after(_side(input_size), (5, 5), "input_size", "the classifier (two k5 convs + 2x2 pools)")
+    side = _after(_side(input_size, "cnn"), (5, 5), "cnn", "input_size",
+                  "the classifier (two k5 convs + 2x2 pools)")
     return 20 * side * side
 
 
 def localization_features(input_size):
     """Flattened features of the localisation convolutions on ``input_size`` x ``input_size``: 10 * l2^2."""
-    side = _after(_side(input_size), (7, 5), "input_size", "the localisation net (k7 and k5 convs + 2x2 pools)")
+    side = _after(_side(input_size, "st_cnn"), (7, 5), "st_cnn", "input_size",
+                  "the localisation net (k7 and k5 convs + 2x2 pools)")
     return 10 * side * side
 
 
@@ -98,7 +99,7 @@ class CNN(Module):
 
     def __init__(self, input_size=42, num_classes=10, in_channels=1, dtype=np.float32, rng=None):
         super().__init__()
-        self.input_size = _side(input_size)
+        self.input_size = _side(input_size, type(self).__name__)
         self.classifier = classifier(self.input_size, num_classes, in_channels, dtype, rng)
 
     def forward(self, x):
@@ -128,10 +129,10 @@ class STCNN(Module):
     def __init__(self, input_size=42, transformer_size=None, num_classes=10, in_channels=1, lr_mult=1.0,
                  dtype=np.float32, rng=None):
         super().__init__()
-        self.input_size = _side(input_size)
+        self.input_size = _side(input_size, type(self).__name__)
         if transformer_size is None:
             transformer_size = min(TRANSFORMER_SIZE, self.input_size)
-        self.transformer_size = _side(transformer_size, "transformer_size")
+        self.transformer_size = _side(transformer_size, type(self).__name__, "transformer_size")
         rng = resolve_rng(rng)
         loc = localization(self.input_size, in_channels, 32, dtype, rng)
         self.transformer = SpatialTransformer(loc, 32, "affine", out_size=self.transformer_size,
@@ -184,8 +185,7 @@ def build_model(name, input_size, lr_mult=1.0, dtype=np.float32, rng=None):
 
     ``lr_mult`` (the localisation's learning-rate multiplier) only applies to "st-cnn".
     """
-    if name not in MODELS:
-        raise ValueError(f"model: expected one of {', '.join(MODELS)}, got {name!r}")
+    check_choice(name, tuple(MODELS), "build_model", "model")
     if name == "cnn":
         return cnn(input_size, dtype=dtype, rng=rng)
     return st_cnn(input_size, lr_mult=lr_mult, dtype=dtype, rng=rng)

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from .elementwise import ReLUFunction
-from ._validate import check_float_dtype, shape_of
+from ..validation import check_float_array, fail, shape_of
 
 __all__ = ["LogSoftmaxFunction", "log_softmax", "relu"]
 
@@ -59,7 +59,7 @@ def log_softmax(x, axis=-1):
     array([0.5, 0.5])
     """
     shape = shape_of(x)
-    check_float_dtype(x, "x")
+    check_float_array(x, "log_softmax", "x")
     if not isinstance(axis, (int, np.integer)) or not -len(shape) <= axis < max(len(shape), 1) or not shape:
-        raise ValueError(f"axis: expected an axis of x with shape {shape}, got {axis!r}")
+        fail("log_softmax", "axis", f"an axis of x with shape {shape}", axis)
     return LogSoftmaxFunction.apply(x, axis=int(axis))

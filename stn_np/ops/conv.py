@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd.function import Function
-from ._validate import as_pair, check_float_dtype, check_ndim, shape_of
+from ..validation import check_float_array, check_ndim, check_pair, fail, shape_of
 
 __all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size"]
 
@@ -135,20 +135,20 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     array([[10., 18.],
            [42., 50.]])
     """
-    xs, ws = check_ndim(x, 4, "x", "(N, C, H, W)"), check_ndim(weight, 4, "weight", "(O, C, kh, kw)")
-    check_float_dtype(x, "x")
-    check_float_dtype(weight, "weight")
-    stride = as_pair(stride, "stride", minimum=1)
-    padding = as_pair(padding, "padding", minimum=0)
+    here = "conv2d"
+    xs, ws = check_ndim(x, 4, here, "x", "(N, C, H, W)"), check_ndim(weight, 4, here, "weight", "(O, C, kh, kw)")
+    check_float_array(x, here, "x")
+    check_float_array(weight, here, "weight")
+    stride = check_pair(stride, here, "stride", minimum=1)
+    padding = check_pair(padding, here, "padding", minimum=0)
     if xs[1] != ws[1]:
-        raise ValueError(f"weight: expected {xs[1]} input channels to match x of shape {xs}, got weight of shape {ws}")
+        fail(here, "weight", f"{xs[1]} input channels to match x of shape {xs}", f"shape {ws}")
     for axis, (size, k, s, p) in enumerate(zip(xs[2:], ws[2:], stride, padding)):
         if conv_output_size(size, k, s, p) < 1:
-            raise ValueError(
-                f"weight: kernel {ws[2:]} does not fit in x of spatial size {xs[2:]} with padding {padding}"
-            )
+            fail(here, "weight", f"a kernel that fits in x of spatial size {xs[2:]} with padding {padding}",
+                 f"kernel {ws[2:]}")
     if bias is None:
         return Conv2dFunction.apply(x, weight, stride=stride, padding=padding)
     if shape_of(bias) != (ws[0],):
-        raise ValueError(f"bias: expected shape ({ws[0]},), got {shape_of(bias)}")
+        fail(here, "bias", f"shape ({ws[0]},)", f"shape {shape_of(bias)}")
     return Conv2dFunction.apply(x, weight, bias, stride=stride, padding=padding)

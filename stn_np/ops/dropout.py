@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..rng import resolve_rng
-from ._validate import check_float_dtype, check_ndim, dtype_of, shape_of
+from ..validation import check_float_array, check_ndim, check_number, dtype_of, shape_of
 
 __all__ = ["DropoutFunction", "dropout", "dropout2d"]
 
@@ -33,12 +33,6 @@ class DropoutFunction(Function):
     def backward(ctx, g):
         (mask,) = ctx.saved_arrays
         return g * mask
-
-
-def _check_p(p):
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 <= p <= 1:
-        raise ValueError(f"p: expected a probability in [0, 1], got {p!r}")
-    return float(p)
 
 
 def _apply(x, p, training, rng, mask_shape):
@@ -69,8 +63,8 @@ def dropout(x, p=0.5, training=True, rng=None):
     Tensor
         Same shape and dtype as ``x``.
     """
-    p = _check_p(p)
-    check_float_dtype(x, "x")
+    p = check_number(p, "dropout", "p", minimum=0, maximum=1)
+    check_float_array(x, "dropout", "x")
     return _apply(x, p, training, rng, shape_of(x))
 
 
@@ -80,7 +74,7 @@ def dropout2d(x, p=0.5, training=True, rng=None):
     Parameters as for :func:`dropout`; ``x`` must have shape (N, C, H, W) and one mask entry is
     drawn per (sample, channel).
     """
-    p = _check_p(p)
-    shape = check_ndim(x, 4, "x", "(N, C, H, W)")
-    check_float_dtype(x, "x")
+    p = check_number(p, "dropout2d", "p", minimum=0, maximum=1)
+    shape = check_ndim(x, 4, "dropout2d", "x", "(N, C, H, W)")
+    check_float_array(x, "dropout2d", "x")
     return _apply(x, p, training, rng, shape[:2] + (1, 1))

@@ -18,12 +18,12 @@ class MatMulFunction(Function):
     @staticmethod
     def forward(ctx, x, y):
         if x.ndim == 0 or y.ndim == 0:
-            raise ValueError("matmul: operands must have at least one dimension, got a scalar")
+            raise ValueError("matmul: x, y: expected arrays of at least one dimension, got a scalar")
         ctx.save_for_backward(x, y)
         try:
             return np.matmul(x, y)
         except ValueError:
-            raise ValueError(f"matmul: shapes {x.shape} and {y.shape} are not aligned") from None
+            raise ValueError(f"matmul: y: expected a shape aligned with x's {x.shape}, got {y.shape}") from None
 
     @staticmethod
     def backward(ctx, g):

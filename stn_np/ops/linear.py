@@ -1,7 +1,7 @@
 """Affine map of the last axis, PyTorch's ``linear`` (weight stored as (out, in))."""
 
 from ..autograd.function import Function
-from ._validate import check_float_dtype, shape_of
+from ..validation import check_float_array, fail, shape_of
 
 __all__ = ["LinearFunction", "linear"]
 
@@ -59,14 +59,14 @@ def linear(x, weight, bias=None):
     array([[3.5, 6. ]])
     """
     xs, ws = shape_of(x), shape_of(weight)
-    check_float_dtype(x, "x")
-    check_float_dtype(weight, "weight")
+    check_float_array(x, "linear", "x")
+    check_float_array(weight, "linear", "weight")
     if len(ws) != 2:
-        raise ValueError(f"weight: expected a 2-D array (out_features, in_features), got shape {ws}")
+        fail("linear", "weight", "a 2-D array (out_features, in_features)", f"shape {ws}")
     if len(xs) < 1 or xs[-1] != ws[1]:
-        raise ValueError(f"x: expected shape (..., {ws[1]}) to match weight of shape {ws}, got {xs}")
+        fail("linear", "x", f"shape (..., {ws[1]}) to match weight of shape {ws}", f"shape {xs}")
     if bias is None:
         return LinearFunction.apply(x, weight)
     if shape_of(bias) != (ws[0],):
-        raise ValueError(f"bias: expected shape ({ws[0]},), got {shape_of(bias)}")
+        fail("linear", "bias", f"shape ({ws[0]},)", f"shape {shape_of(bias)}")
     return LinearFunction.apply(x, weight, bias)

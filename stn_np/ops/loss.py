@@ -8,7 +8,7 @@ default), "sum" or "none". The backward scales by the upstream gradient ``g`` ac
 import numpy as np
 
 from ..autograd.function import Function
-from ._validate import check_float_dtype, check_ndim, check_target, shape_of
+from ..validation import check_choice, check_float_array, check_ndim, check_target, fail, shape_of
 
 __all__ = ["CrossEntropyFunction", "NLLLossFunction", "MSELossFunction", "cross_entropy", "nll_loss", "mse_loss"]
 
@@ -86,17 +86,12 @@ class MSELossFunction(Function):
         return gx, (-gx if ctx.needs_input_grad[1] else None)
 
 
-def _check_reduction(reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
-
-
-def _check_scores(scores, target, name):
-    shape = check_ndim(scores, 2, name, "(N, C)")
-    check_float_dtype(scores, name)
+def _check_scores(scores, target, name, function):
+    shape = check_ndim(scores, 2, function, name, "(N, C)")
+    check_float_array(scores, function, name)
     if shape[1] < 1:
-        raise ValueError(f"{name}: expected at least one class, got shape {shape}")
-    return check_target(target, shape[0], shape[1])
+        fail(function, name, "at least one class", f"shape {shape}")
+    return check_target(target, shape[0], shape[1], function)
 
 
 def cross_entropy(logits, target, reduction="mean"):
@@ -124,8 +119,8 @@ def cross_entropy(logits, target, reduction="mean"):
     >>> round(loss.item(), 6)
     1.386294
     """
-    _check_reduction(reduction)
-    target = _check_scores(logits, target, "logits")
+    check_choice(reduction, _REDUCTIONS, "cross_entropy", "reduction")
+    target = _check_scores(logits, target, "logits", "cross_entropy")
     return CrossEntropyFunction.apply(logits, target=target, reduction=reduction)
 
 
@@ -135,8 +130,8 @@ def nll_loss(log_probs, target, reduction="mean"):
     Use with :func:`~stn_np.functional.log_softmax`; ``nll_loss(log_softmax(x), t)`` equals
     ``cross_entropy(x, t)``. Parameters and result as for :func:`cross_entropy`.
     """
-    _check_reduction(reduction)
-    target = _check_scores(log_probs, target, "log_probs")
+    check_choice(reduction, _REDUCTIONS, "nll_loss", "reduction")
+    target = _check_scores(log_probs, target, "log_probs", "nll_loss")
     return NLLLossFunction.apply(log_probs, target=target, reduction=reduction)
 
 
@@ -154,9 +149,9 @@ def mse_loss(input, target, reduction="mean"):
     -------
     Tensor
     """
-    _check_reduction(reduction)
-    check_float_dtype(input, "input")
-    check_float_dtype(target, "target")
+    check_choice(reduction, _REDUCTIONS, "mse_loss", "reduction")
+    check_float_array(input, "mse_loss", "input")
+    check_float_array(target, "mse_loss", "target")
     if shape_of(input) != shape_of(target):
-        raise ValueError(f"target: expected the shape of input {shape_of(input)}, got {shape_of(target)}")
+        fail("mse_loss", "target", f"the shape of input {shape_of(input)}", f"shape {shape_of(target)}")
     return MSELossFunction.apply(input, target, reduction=reduction)

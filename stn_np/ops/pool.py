@@ -19,7 +19,7 @@ Average pooling, ``z[n, c, i, j] = (1 / (kh kw)) sum_{u, v} xp[n, c, sh*i + u, s
 import numpy as np
 
 from ..autograd.function import Function
-from ._validate import as_pair, check_float_dtype, check_ndim
+from ..validation import check_float_array, check_ndim, check_pair, fail
 
 __all__ = ["MaxPool2dFunction", "AvgPool2dFunction", "max_pool2d", "avg_pool2d"]
 
@@ -119,15 +119,16 @@ class AvgPool2dFunction(Function):
 
 
 def _pool_args(x, kernel_size, stride, padding, name):
-    shape = check_ndim(x, 4, "x", "(N, C, H, W)")
-    check_float_dtype(x, "x")
-    kernel = as_pair(kernel_size, "kernel_size", minimum=1)
-    stride = kernel if stride is None else as_pair(stride, "stride", minimum=1)
-    padding = as_pair(padding, "padding", minimum=0)
+    shape = check_ndim(x, 4, name, "x", "(N, C, H, W)")
+    check_float_array(x, name, "x")
+    kernel = check_pair(kernel_size, name, "kernel_size", minimum=1)
+    stride = kernel if stride is None else check_pair(stride, name, "stride", minimum=1)
+    padding = check_pair(padding, name, "padding", minimum=0)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"padding: {name} padding must be at most half the kernel {kernel}, got {padding}")
+        fail(name, "padding", f"at most half the kernel {kernel}", f"{padding}")
     if any(size + 2 * p < k for size, k, p in zip(shape[2:], kernel, padding)):
-        raise ValueError(f"kernel_size: window {kernel} does not fit in x of spatial size {shape[2:]} with padding {padding}")
+        fail(name, "kernel_size", f"a window that fits in x of spatial size {shape[2:]} with padding {padding}",
+             f"{kernel}")
     return dict(kernel=kernel, stride=stride, padding=padding)
 
 

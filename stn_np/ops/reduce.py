@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd.function import Function
 
 
-def _normalize_axis(axis, ndim):
+def _normalize_axis(axis, ndim, function):
     """Return the reduced axes as a sorted tuple of non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
@@ -17,9 +17,9 @@ def _normalize_axis(axis, ndim):
     normalized = set()
     for a in axes:
         if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
-            raise ValueError(f"axis: {axis!r} is out of range for an array with {ndim} dimensions")
+            raise ValueError(f"{function}: axis: expected axes in [-{ndim}, {ndim}), got {axis!r}")
         if a % ndim in normalized:
-            raise ValueError(f"axis: {axis!r} repeats an axis")
+            raise ValueError(f"{function}: axis: expected distinct axes, got {axis!r}")
         normalized.add(int(a) % ndim)
     return tuple(sorted(normalized))
 
@@ -34,7 +34,7 @@ class SumFunction(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = _normalize_axis(axis, x.ndim)
+        ctx.axes = _normalize_axis(axis, x.ndim, "sum")
         ctx.keepdims = keepdims
         ctx.shape = x.shape
         return np.sum(x, axis=ctx.axes, keepdims=keepdims)
@@ -49,7 +49,7 @@ class MeanFunction(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = _normalize_axis(axis, x.ndim)
+        ctx.axes = _normalize_axis(axis, x.ndim, "mean")
         ctx.keepdims = keepdims
         ctx.shape = x.shape
         ctx.count = int(np.prod([x.shape[a] for a in ctx.axes]))
@@ -69,9 +69,9 @@ class MaxFunction(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        axes = _normalize_axis(axis, x.ndim)
+        axes = _normalize_axis(axis, x.ndim, "max")
         if x.size == 0:
-            raise ValueError("max: the input is empty")
+            raise ValueError("max: x: expected a non-empty array, got an empty one")
         z = np.max(x, axis=axes, keepdims=True)
         is_max = x == z
         ctx.save_for_backward(is_max, is_max.sum(axis=axes, keepdims=True).astype(x.dtype))

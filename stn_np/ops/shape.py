@@ -14,7 +14,8 @@ class ReshapeFunction(Function):
         try:
             return x.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape an array of shape {x.shape} into shape {shape}") from None
+            raise ValueError(f"reshape: shape: expected a shape of {x.size} elements (x has shape {x.shape}), "
+                             f"got {shape}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -27,7 +28,7 @@ class TransposeFunction(Function):
     @staticmethod
     def forward(ctx, x, axes=None):
         if axes is not None and sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes")
+            raise ValueError(f"transpose: axes: expected a permutation of the {x.ndim} axes, got {axes}")
         ctx.axes = axes
         return np.transpose(x, axes)
 
@@ -99,7 +100,7 @@ def concatenate(tensors, axis=0):
     """Join a sequence of tensors along an existing axis (differentiable ``np.concatenate``)."""
     tensors = tuple(tensors)
     if not tensors:
-        raise ValueError("concatenate: tensors must be a non-empty sequence")
+        raise ValueError("concatenate: tensors: expected a non-empty sequence, got an empty one")
     return ConcatenateFunction.apply(*tensors, axis=axis)
 
 
@@ -107,5 +108,5 @@ def stack(tensors, axis=0):
     """Join a sequence of equally shaped tensors along a new axis (differentiable ``np.stack``)."""
     tensors = tuple(tensors)
     if not tensors:
-        raise ValueError("stack: tensors must be a non-empty sequence")
+        raise ValueError("stack: tensors: expected a non-empty sequence, got an empty one")
     return StackFunction.apply(*tensors, axis=axis)

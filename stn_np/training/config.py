@@ -10,10 +10,9 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import numpy as np
-
 from ..data import DATASETS, DISTORTIONS
 from ..nn.models import MODELS
+from ..validation import check_choice, check_int, check_number, fail
 
 __all__ = ["TrainConfig", "OPTIMIZERS", "DEFAULT_DIGITS_SIZES"]
 
@@ -22,27 +21,7 @@ OPTIMIZERS = ("sgd", "adam")
 DEFAULT_DIGITS_SIZES = (30000, 10000)
 
 
-def _positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
-def _number(value, name, positive=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name}: expected a number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name}: expected a {'positive' if positive else 'non-negative'} number, got {value!r}")
-    return value
-
-
-def _choice(value, name, choices):
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
-    return value
+_HERE = "TrainConfig"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,26 +69,26 @@ class TrainConfig:
 
     def __post_init__(self):
         fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
-        _choice(self.data, "data", DATASETS)
-        _choice(self.distortion, "distortion", DISTORTIONS)
-        _choice(self.model, "model", tuple(MODELS))
-        _choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.data, DATASETS, _HERE, "data")
+        check_choice(self.distortion, DISTORTIONS, _HERE, "distortion")
+        check_choice(self.model, tuple(MODELS), _HERE, "model")
+        check_choice(self.optimizer, OPTIMIZERS, _HERE, "optimizer")
         if self.data == "digits" and self.data_dir is not None:
-            raise ValueError("data_dir: only used with --data mnist or fashion-mnist, not digits")
+            fail(_HERE, "data_dir", "None with data 'digits' (it is only for 'mnist' or 'fashion-mnist')",
+                 self.data_dir)
         if self.data != "digits":
             if self.data_dir is None:
-                raise ValueError(f"data_dir: required with --data {self.data} (a folder with the four MNIST-layout files)")
+                fail(_HERE, "data_dir", f"a folder with the four MNIST-layout files for data {self.data!r}", "None")
             fix("data_dir", os.fspath(self.data_dir))
-        fix("epochs", _positive_int(self.epochs, "epochs"))
-        fix("batch_size", _positive_int(self.batch_size, "batch_size"))
-        fix("lr", _number(self.lr, "lr", positive=True))
-        fix("loc_lr_mult", _number(self.loc_lr_mult, "loc_lr_mult"))
-        fix("momentum", _number(self.momentum, "momentum"))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed: expected a non-negative int, got {self.seed!r}")
-        fix("seed", int(self.seed))
-        fix("train_size", _positive_int(self.train_size, "train_size", allow_none=True))
-        fix("test_size", _positive_int(self.test_size, "test_size", allow_none=True))
+        fix("epochs", check_int(self.epochs, _HERE, "epochs", minimum=1))
+        fix("batch_size", check_int(self.batch_size, _HERE, "batch_size", minimum=1))
+        fix("lr", check_number(self.lr, _HERE, "lr", minimum=0, strict_low=True))
+        fix("loc_lr_mult", check_number(self.loc_lr_mult, _HERE, "loc_lr_mult", minimum=0))
+        fix("momentum", check_number(self.momentum, _HERE, "momentum", minimum=0))
+        fix("seed", check_int(self.seed, _HERE, "seed", minimum=0))
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) is not None:
+                fix(name, check_int(getattr(self, name), _HERE, name, minimum=1))
 
     def resolved(self):
         """A copy with the split sizes filled in for synthetic digits (:data:`DEFAULT_DIGITS_SIZES`).
@@ -129,11 +108,12 @@ class TrainConfig:
     def from_dict(cls, values):
         """Rebuild from :meth:`to_dict` output; ``ValueError`` for unknown or invalid fields."""
         if not isinstance(values, dict):
-            raise ValueError(f"config: expected a dict, got {type(values).__name__}")
+            fail("TrainConfig.from_dict", "values", "a dict", f"a {type(values).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ValueError(f"config: unknown fields {', '.join(unknown)}")
+            fail("TrainConfig.from_dict", "values", f"fields among {', '.join(sorted(names))}",
+                 f"unknown fields {', '.join(unknown)}")
         return cls(**values)
 
     def differences(self, other, ignore=("epochs", "data_dir")):

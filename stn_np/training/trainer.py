@@ -38,6 +38,7 @@ from ..io import save_json
 from ..nn.models import build_model
 from ..optim import SGD, Adam
 from ..rng import get_rng, manual_seed
+from ..validation import fail
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .progress import ProgressBar, format_duration
@@ -292,7 +293,7 @@ def train(config=None, out_dir="runs/stn-np-train", resume=False, on_step=None, 
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
-        raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}")
+        fail("train", "config", "a TrainConfig", f"a {type(config).__name__}", TypeError)
     config = config.resolved()
     out_dir = os.fspath(out_dir)
     stdout = sys.stdout if stdout is None else stdout
@@ -301,14 +302,15 @@ def train(config=None, out_dir="runs/stn-np-train", resume=False, on_step=None, 
     if resume:
         path = os.path.join(out_dir, CHECKPOINT)
         if not os.path.exists(path):
-            raise ValueError(f"--resume: no checkpoint at {path}")
+            fail("train", "resume", f"a checkpoint at {path}", "none")
         checkpoint = load_checkpoint(path)
         differences = config.differences(checkpoint.config)
         if differences:
-            raise ValueError(f"--resume: {path} was written by another config (differs in: {', '.join(differences)})")
+            fail("train", "resume", f"a checkpoint written by this config ({path} differs in: "
+                 f"{', '.join(differences)})", "another config's")
         done = checkpoint.meta["position"]["epoch"]
         if done > config.epochs:
-            raise ValueError(f"--epochs: the checkpoint has already done {done} epochs, more than {config.epochs}")
+            fail("train", "epochs", f"at least the {done} epochs the checkpoint has already done", config.epochs)
     os.makedirs(out_dir, exist_ok=True)
 
     run = _Run(config, out_dir, stdout, stderr, progress)
