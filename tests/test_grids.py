@@ -310,25 +310,25 @@ def test_one_pixel_axis_with_align_corners_ignores_that_flow_component(rng):
 
 # ---------------------------------------------------------------- validation
 def test_wrong_theta_shape_names_the_argument_and_the_expected_shape():
-    with pytest.raises(ValueError, match=r"^theta: expected shape \(N, 2, 3\) with N = size\[0\] = 4, got \(4, 3, 3\)$"):
+    with pytest.raises(ValueError, match=r"^affine_grid: theta: expected shape \(N, 2, 3\) with N = size\[0\] = 4, got shape \(4, 3, 3\)$"):
         F.affine_grid(np.zeros((4, 3, 3)), (4, 1, 5, 5))
-    with pytest.raises(ValueError, match=r"theta: .* N = size\[0\] = 2, got \(3, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"affine_grid: theta: .* N = size\[0\] = 2, got shape \(3, 2, 3\)"):
         F.affine_grid(np.zeros((3, 2, 3)), (2, 1, 5, 5))
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: F.attention_grid(np.zeros((2, 4)), (2, 1, 3, 3)), r"params: expected shape \(N, 3\)"),
-    (lambda: F.projective_grid(np.zeros((2, 9)), (2, 1, 3, 3)), r"params: expected shape \(N, 8\)"),
-    (lambda: F.tps_grid(np.zeros((2, 9, 2)), (2, 1, 3, 3)), r"offsets: expected shape \(N, K, 2\) .* K = 4 \* 4 = 16"),
-    (lambda: F.tps_grid(np.zeros((2, 4, 2)), (2, 1, 3, 3), control_points=(1, 4)), r"control_points: .* >= 2"),
+    (lambda: F.attention_grid(np.zeros((2, 4)), (2, 1, 3, 3)), r"attention_grid: params: expected shape \(N, 3\)"),
+    (lambda: F.projective_grid(np.zeros((2, 9)), (2, 1, 3, 3)), r"projective_grid: params: expected shape \(N, 8\)"),
+    (lambda: F.tps_grid(np.zeros((2, 9, 2)), (2, 1, 3, 3)), r"tps_grid: offsets: expected shape \(N, K, 2\) .* K = 4 \* 4 = 16"),
+    (lambda: F.tps_grid(np.zeros((2, 4, 2)), (2, 1, 3, 3), control_points=(1, 4)), r"tps_grid: control_points: expected an int >= 2 or a pair of them, got \(1, 4\)"),
     (lambda: F.tps_grid(np.zeros((2, 4, 2)), (2, 1, 3, 3), control_points=(2,)), r"control_points"),
-    (lambda: F.tps_transform_points(np.zeros((1, 16, 2)), np.zeros((3, 3))), r"points: expected .* \(P, 2\)"),
-    (lambda: F.displacement_grid(np.zeros((2, 3, 3, 3))), r"flow: expected shape \(N, H, W, 2\)"),
-    (lambda: F.displacement_grid(np.zeros((2, 3, 3, 2)), (3, 1, 4, 4)), r"flow: .* N = input_size\[0\] = 3"),
-    (lambda: F.displacement_grid(np.zeros((2, 0, 3, 2))), r"flow: expected shape"),
-    (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 1, 0, 3)), r"size: expected \(N, C, H, W\)"),
-    (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 3, 3)), r"size: expected \(N, C, H, W\)"),
-    (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 1, 2.0, 3)), r"size: expected \(N, C, H, W\)"),
+    (lambda: F.tps_transform_points(np.zeros((1, 16, 2)), np.zeros((3, 3))), r"tps_transform_points: points: expected .* \(P, 2\)"),
+    (lambda: F.displacement_grid(np.zeros((2, 3, 3, 3))), r"displacement_grid: flow: expected shape \(N, H, W, 2\)"),
+    (lambda: F.displacement_grid(np.zeros((2, 3, 3, 2)), (3, 1, 4, 4)), r"displacement_grid: flow: .* N = input_size\[0\] = 3"),
+    (lambda: F.displacement_grid(np.zeros((2, 0, 3, 2))), r"displacement_grid: flow: expected shape"),
+    (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 1, 0, 3)), r"affine_grid: size: expected \(N, C, H, W\)"),
+    (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 3, 3)), r"affine_grid: size: expected \(N, C, H, W\)"),
+    (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 1, 2.0, 3)), r"affine_grid: size: expected \(N, C, H, W\)"),
 ])
 def test_bad_shapes_and_sizes_raise_value_errors(call, message):
     with pytest.raises(ValueError, match=message):
@@ -336,9 +336,9 @@ def test_bad_shapes_and_sizes_raise_value_errors(call, message):
 
 
 def test_bad_dtypes_and_flags_raise_type_errors():
-    with pytest.raises(TypeError, match="theta: expected dtype float32 or float64, got int64"):
+    with pytest.raises(TypeError, match="affine_grid: theta: expected float32 or float64 values, got dtype int64"):
         F.affine_grid(np.zeros((1, 2, 3), dtype=np.int64), (1, 1, 2, 2))
-    with pytest.raises(TypeError, match="offsets: expected dtype float32 or float64, got float16"):
+    with pytest.raises(TypeError, match="tps_grid: offsets: expected float32 or float64 values, got dtype float16"):
         F.tps_grid(np.zeros((1, 16, 2), dtype=np.float16), (1, 1, 2, 2))
-    with pytest.raises(TypeError, match="align_corners: expected a bool"):
+    with pytest.raises(TypeError, match="attention_grid: align_corners: expected a bool, got 1"):
         F.attention_grid(np.zeros((1, 3)), (1, 1, 2, 2), 1)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..autograd.gradcheck import gradcheck_report
 
-__all__ = ["Case", "CaseResult", "all_cases", "get_case", "register", "run_case", "off_kink"]
+__all__ = ["Case", "CaseResult", "all_cases", "get_case", "register", "run_case", "off_kink", "normal_inputs"]
 
 _REGISTRY: dict[str, "Case"] = {}
 
@@ -99,3 +99,8 @@ def off_kink(rng, shape, margin=0.1, scale=1.0):
     """Random values with ``|x| >= margin``: standard normal pushed away from 0."""
     x = rng.standard_normal(shape) * scale
     return np.where(x >= 0, x + margin, x - margin)
+
+
+def normal_inputs(*shapes):
+    """An input recipe: one standard normal array per shape."""
+    return lambda rng: tuple(rng.standard_normal(s) for s in shapes)

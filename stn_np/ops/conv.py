@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..autograd.function import Function
 from ..validation import check_float_array, check_ndim, check_pair, fail, shape_of
 
-__all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size"]
+__all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size", "pad_spatial"]
 
 
 def conv_output_size(size, kernel, stride, padding):
@@ -32,7 +32,8 @@ def conv_output_size(size, kernel, stride, padding):
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _pad(x, ph, pw, value=0):
+def pad_spatial(x, ph, pw, value=0):
+    """``x`` (N, C, H, W) with ``ph`` rows and ``pw`` columns of ``value`` on each side (``x`` itself if none)."""
     if ph == 0 and pw == 0:
         return x
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
@@ -53,7 +54,7 @@ def im2col(xp, kh, kw, sh, sw):
 def col2im(dcols, xp_shape, kh, kw, sh, sw):
     """Adjoint of :func:`im2col`: add every patch gradient back to the padded input's shape."""
     n, c, hp, wp = xp_shape
-    ho, wo = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    ho, wo = conv_output_size(hp, kh, sh, 0), conv_output_size(wp, kw, sw, 0)
     patches = dcols.reshape(c, kh, kw, n, ho, wo)
     # accumulate in (C, N, H, W) order so each addition reads a contiguous block of dcols
     dxp = np.zeros((c, n, hp, wp), dtype=dcols.dtype)
@@ -77,7 +78,7 @@ class Conv2dFunction(Function):
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         (sh, sw), (ph, pw) = stride, padding
         o, c, kh, kw = w.shape
-        xp = _pad(x, ph, pw)
+        xp = pad_spatial(x, ph, pw)
         cols = im2col(xp, kh, kw, sh, sw)
         n = x.shape[0]
         ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1

@@ -20,14 +20,9 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..validation import check_float_array, check_ndim, check_pair, fail
+from .conv import conv_output_size, pad_spatial
 
 __all__ = ["MaxPool2dFunction", "AvgPool2dFunction", "max_pool2d", "avg_pool2d"]
-
-
-def _pad(x, ph, pw, value):
-    if ph == 0 and pw == 0:
-        return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
 def _offsets(kernel, stride, out_hw):
@@ -75,8 +70,8 @@ class MaxPool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
-        xp = _pad(x, *padding, value=-np.inf)
-        out_hw = ((xp.shape[2] - kernel[0]) // stride[0] + 1, (xp.shape[3] - kernel[1]) // stride[1] + 1)
+        xp = pad_spatial(x, *padding, value=-np.inf)
+        out_hw = tuple(conv_output_size(s, k, st, 0) for s, k, st in zip(xp.shape[2:], kernel, stride))
         slices = [xp[index] for _, index in _offsets(kernel, stride, out_hw)]
         z = slices[0].copy()
         for s in slices[1:]:
@@ -100,8 +95,8 @@ class AvgPool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
-        xp = _pad(x, *padding, value=0)
-        out_hw = ((xp.shape[2] - kernel[0]) // stride[0] + 1, (xp.shape[3] - kernel[1]) // stride[1] + 1)
+        xp = pad_spatial(x, *padding, value=0)
+        out_hw = tuple(conv_output_size(s, k, st, 0) for s, k, st in zip(xp.shape[2:], kernel, stride))
         offsets = _offsets(kernel, stride, out_hw)
         _, index = next(offsets)
         z = xp[index].copy()

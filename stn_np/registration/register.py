@@ -329,7 +329,7 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     if patience is not None:
         patience = check_int(patience, "register", "patience", minimum=1)
     tol = check_number(tol, "register", "tol", minimum=0)
-    model = dataclasses.replace(model, control_points=check_control_points(control_points))
+    model = dataclasses.replace(model, control_points=check_control_points(control_points, "register"))
     scale = float(fixed_batch.std())
     if scale == 0:
         fail("register", "fixed", "an image with some contrast to register against", "a constant image")

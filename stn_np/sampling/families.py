@@ -83,7 +83,7 @@ class TransformFamily:
     def _own(self, options):
         own = {k: v for k, v in options.items() if k in self.options}
         if "control_points" in own:
-            own["control_points"] = check_control_points(own["control_points"])
+            own["control_points"] = check_control_points(own["control_points"], "TransformFamily")
         return own
 
     def shape(self, size=None, **options):

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..autograd.function import Function
-from .grid_common import as_parameter, base_points, check_align_corners, check_size
+from .grid_common import as_parameter, base_points, check_generator_args
 
 __all__ = ["AffineGridFunction", "AttentionGridFunction", "affine_grid", "attention_grid"]
 
@@ -107,9 +107,8 @@ def affine_grid(theta, size, align_corners=False):
     array([[0., 0.],
            [1., 0.]])
     """
-    n, _, h, w = check_size(size)
-    align_corners = check_align_corners(align_corners)
-    theta = as_parameter(theta, "theta", (n, 2, 3), f"(N, 2, 3) with N = size[0] = {n}")
+    (n, _, h, w), align_corners = check_generator_args(size, align_corners, "affine_grid")
+    theta = as_parameter(theta, "affine_grid", "theta", (n, 2, 3), f"(N, 2, 3) with N = size[0] = {n}")
     return AffineGridFunction.apply(theta, height=h, width=w, align_corners=align_corners)
 
 
@@ -140,7 +139,6 @@ def attention_grid(params, size, align_corners=False):
     array([[-0.25,  0.  ],
            [ 0.25,  0.  ]])
     """
-    n, _, h, w = check_size(size)
-    align_corners = check_align_corners(align_corners)
-    params = as_parameter(params, "params", (n, 3), f"(N, 3) = (s, tx, ty) with N = size[0] = {n}")
+    (n, _, h, w), align_corners = check_generator_args(size, align_corners, "attention_grid")
+    params = as_parameter(params, "attention_grid", "params", (n, 3), f"(N, 3) = (s, tx, ty) with N = size[0] = {n}")
     return AttentionGridFunction.apply(params, height=h, width=w, align_corners=align_corners)

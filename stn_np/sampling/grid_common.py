@@ -11,30 +11,18 @@ from functools import lru_cache
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..validation import check_bool, check_float_array, check_size, fail
 from .coords import identity_grid
 
-__all__ = ["check_size", "check_align_corners", "as_parameter", "base_points"]
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+__all__ = ["check_generator_args", "as_parameter", "base_points"]
 
 
-def check_size(size, name="size"):
-    """Validate ``size`` = (N, C, H, W) of positive ints; return it as a tuple of ints."""
-    ok = isinstance(size, (tuple, list)) and len(size) == 4
-    ok = ok and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in size)
-    if not ok:
-        raise ValueError(f"{name}: expected (N, C, H, W), four positive ints, got {size!r}")
-    return tuple(int(s) for s in size)
+def check_generator_args(size, align_corners, function):
+    """A grid generator's ``size`` (N, C, H_out, W_out) as ints and ``align_corners`` as a bool."""
+    return check_size(size, function), check_bool(align_corners, function, "align_corners")
 
 
-def check_align_corners(align_corners):
-    """``align_corners`` must be a bool (a stray int or string usually means a misplaced argument)."""
-    if not isinstance(align_corners, (bool, np.bool_)):
-        raise TypeError(f"align_corners: expected a bool, got {align_corners!r}")
-    return bool(align_corners)
-
-
-def as_parameter(value, name, shape, described):
+def as_parameter(value, function, name, shape, described):
     """Return ``value`` as a float32/float64 Tensor of ``shape`` (None matches any length >= 1).
 
     Tensors pass through untouched, so the graph behind them is kept; anything else is copied
@@ -45,14 +33,13 @@ def as_parameter(value, name, shape, described):
     if tensor is None:
         try:
             array = np.asarray(value)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name}: expected a float32 or float64 array or Tensor, got {type(value).__name__}") from exc
+        except (TypeError, ValueError):
+            fail(function, name, "a float32 or float64 array or Tensor", f"a {type(value).__name__}", TypeError)
     else:
         array = tensor.data
-    if array.dtype not in _FLOATS:
-        raise TypeError(f"{name}: expected dtype float32 or float64, got {array.dtype}")
+    check_float_array(array, function, name)
     if array.ndim != len(shape) or any(n != e if e is not None else n < 1 for e, n in zip(shape, array.shape)):
-        raise ValueError(f"{name}: expected shape {described}, got {tuple(array.shape)}")
+        fail(function, name, f"shape {described}", f"shape {tuple(array.shape)}")
     return tensor if tensor is not None else Tensor(array)
 
 

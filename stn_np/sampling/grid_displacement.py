@@ -21,7 +21,8 @@ import numpy as np
 
 from ..autograd.function import Function
 from .coords import pixel_size
-from .grid_common import as_parameter, base_points, check_align_corners, check_size
+from ..validation import check_bool, check_size
+from .grid_common import as_parameter, base_points
 
 __all__ = ["DisplacementGridFunction", "displacement_grid"]
 
@@ -74,12 +75,12 @@ def displacement_grid(flow, input_size=None, align_corners=False):
     >>> displacement_grid(flow).data[0, 0, :, 0]
     array([0.5, 1.5])
     """
-    align_corners = check_align_corners(align_corners)
+    align_corners = check_bool(align_corners, "displacement_grid", "align_corners")
     if input_size is None:
-        flow = as_parameter(flow, "flow", (None, None, None, 2), "(N, H, W, 2)")
+        flow = as_parameter(flow, "displacement_grid", "flow", (None, None, None, 2), "(N, H, W, 2)")
         n, h_in, w_in = flow.shape[:3]
     else:
-        n, _, h_in, w_in = check_size(input_size, "input_size")
-        flow = as_parameter(flow, "flow", (n, None, None, 2), f"(N, H, W, 2) with N = input_size[0] = {n}")
+        n, _, h_in, w_in = check_size(input_size, "displacement_grid", "input_size")
+        flow = as_parameter(flow, "displacement_grid", "flow", (n, None, None, 2), f"(N, H, W, 2) with N = input_size[0] = {n}")
     scale = (pixel_size(w_in, align_corners), pixel_size(h_in, align_corners))
     return DisplacementGridFunction.apply(flow, scale=scale, align_corners=align_corners)

@@ -7,7 +7,7 @@ pixel centre in normalised coordinates and ``g = (g_x, g_y)`` the upstream gradi
 import numpy as np
 
 from ..autograd.function import Function
-from .grid_common import as_parameter, base_points, check_align_corners, check_size
+from .grid_common import as_parameter, base_points, check_generator_args
 
 __all__ = ["ProjectiveGridFunction", "projective_grid", "MIN_DENOMINATOR"]
 
@@ -101,7 +101,6 @@ def projective_grid(params, size, align_corners=False):
     >>> projective_grid(h, (1, 1, 1, 3), align_corners=True).data[0, 0, :, 0]  # x = -1, 0, 1
     array([-2.        ,  0.        ,  0.66666667])
     """
-    n, _, h, w = check_size(size)
-    align_corners = check_align_corners(align_corners)
-    params = as_parameter(params, "params", (n, 8), f"(N, 8) = (h0, ..., h7) with N = size[0] = {n}")
+    (n, _, h, w), align_corners = check_generator_args(size, align_corners, "projective_grid")
+    params = as_parameter(params, "projective_grid", "params", (n, 8), f"(N, 8) = (h0, ..., h7) with N = size[0] = {n}")
     return ProjectiveGridFunction.apply(params, height=h, width=w, align_corners=align_corners)

@@ -44,18 +44,15 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from .grid_common import as_parameter, base_points, check_align_corners, check_size
+from ..validation import check_pair, fail
+from .grid_common import as_parameter, base_points, check_generator_args
 
 __all__ = ["TPSGridFunction", "tps_grid", "tps_control_points", "tps_matrix", "tps_transform_points"]
 
 
-def check_control_points(control_points):
-    """``control_points`` must be (rows, cols), ints >= 2; returns it as a tuple of ints."""
-    ok = isinstance(control_points, (tuple, list)) and len(control_points) == 2
-    ok = ok and all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 2 for c in control_points)
-    if not ok:
-        raise ValueError(f"control_points: expected (rows, cols), two ints each >= 2, got {control_points!r}")
-    return tuple(int(c) for c in control_points)
+def check_control_points(control_points, function="tps_grid"):
+    """``control_points`` must be (rows, cols), ints >= 2 (an int means a square lattice); returns a tuple."""
+    return check_pair(control_points, function, "control_points", minimum=2)
 
 
 def tps_control_points(control_points=(4, 4), dtype=np.float64):
@@ -71,7 +68,7 @@ def tps_control_points(control_points=(4, 4), dtype=np.float64):
            [ 0.,  1.],
            [ 1.,  1.]])
     """
-    rows, cols = check_control_points(control_points)
+    rows, cols = check_control_points(control_points, "tps_control_points")
     ys, xs = np.meshgrid(np.linspace(-1, 1, rows), np.linspace(-1, 1, cols), indexing="ij")
     return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(dtype)
 
@@ -102,7 +99,7 @@ def tps_matrix(points, control_points=(4, 4)):
     c = tps_control_points(control_points)
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"points: expected shape (P, 2), got {points.shape}")
+        fail("tps_matrix", "points", "shape (P, 2)", f"shape {points.shape}")
     k = len(c)
     affine = np.concatenate([np.ones((k, 1)), c], axis=1)  # C, (K, 3)
     system = np.zeros((k + 3, k + 3))
@@ -180,11 +177,10 @@ def tps_grid(offsets, size, control_points=(4, 4), align_corners=False):
     >>> np.allclose(g.data[0, 0, 0], [-0.75, -0.75])  # a translation is reproduced
     True
     """
-    n, _, h, w = check_size(size)
-    rows, cols = check_control_points(control_points)
-    align_corners = check_align_corners(align_corners)
+    (n, _, h, w), align_corners = check_generator_args(size, align_corners, "tps_grid")
+    rows, cols = check_control_points(control_points, "tps_grid")
     k = rows * cols
-    offsets = as_parameter(offsets, "offsets", (n, k, 2),
+    offsets = as_parameter(offsets, "tps_grid", "offsets", (n, k, 2),
                            f"(N, K, 2) with N = size[0] = {n} and K = {rows} * {cols} = {k}")
     matrix = _grid_matrix(h, w, (rows, cols), align_corners, offsets.dtype)
     points = base_points(h, w, align_corners, offsets.dtype)
@@ -218,14 +214,14 @@ def tps_transform_points(offsets, points, control_points=(4, 4)):
     >>> np.allclose(out.data[0], tps_control_points() + d[0])
     True
     """
-    rows, cols = check_control_points(control_points)
+    rows, cols = check_control_points(control_points, "tps_transform_points")
     k = rows * cols
-    offsets = as_parameter(offsets, "offsets", (None, k, 2), f"(N, K, 2) with K = {rows} * {cols} = {k}")
+    offsets = as_parameter(offsets, "tps_transform_points", "offsets", (None, k, 2), f"(N, K, 2) with K = {rows} * {cols} = {k}")
     if isinstance(points, Tensor):
         points = points.data
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 2 or points.dtype.kind not in "fiu":
-        raise ValueError(f"points: expected a real array of shape (P, 2), got {points.dtype} {points.shape}")
+        fail("tps_transform_points", "points", "a real array of shape (P, 2)", f"{points.dtype} {points.shape}")
     dtype = offsets.dtype
     matrix = tps_matrix(points, (rows, cols)).astype(dtype)
     return TPSGridFunction.apply(offsets, matrix=matrix, points=points.astype(dtype), shape=(len(points),))
