@@ -30,7 +30,7 @@ register("linear", normal_inputs((4, 3), (5, 3), (5,)))(lambda x, w, b: F.linear
 register("linear_batched_no_bias", normal_inputs((2, 3, 4), (2, 4)))(lambda x, w: F.linear(x, w))
 register("relu_functional", lambda rng: (off_kink(rng, (3, 4)),))(lambda x: F.relu(x))
 register("log_softmax", normal_inputs((3, 5)))(lambda x: F.log_softmax(x))
-register("log_softmax_axis0", lambda rng: (rng.standardnormal_inputs((4, 3)) * 10,))(lambda x: F.log_softmax(x, axis=0))
+register("log_softmax_axis0", lambda rng: (rng.standard_normal((4, 3)) * 10,))(lambda x: F.log_softmax(x, axis=0))
 register("dropout", normal_inputs((4, 5)))(lambda x: F.dropout(x, 0.4, rng=np.random.default_rng(7)))
 register("dropout2d", normal_inputs((3, 4, 2, 2)))(lambda x: F.dropout2d(x, 0.5, rng=np.random.default_rng(7)))
 for _reduction in ("mean", "sum", "none"):
