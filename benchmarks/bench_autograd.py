@@ -7,7 +7,9 @@ Two workloads on tiny arrays, so that the time is the engine's and not the arith
 * mlp: one training step of a 2-layer MLP (batch 32, 64 -> 128 -> 10, tanh, squared
   loss): forward, backward, and the figure is the time per step.
 
-Prints medians of several repeats and the ratio to PyTorch (2 threads) when torch is importable.
+Prints medians of several repeats and the ratio to PyTorch (2 threads) when torch is importable,
+and the cost of the engine's debugging switch ``stn_np.autograd.detect_mutation`` (a copy of
+every saved array at forward, a comparison at backward).
 Usage: python benchmarks/bench_autograd.py [--repeats 7]
 """
 
@@ -16,6 +18,7 @@ import argparse
 import numpy as np
 
 from stn_np import Tensor
+from stn_np.autograd import detect_mutation
 from timing import median_seconds
 
 N_OPS = 300
@@ -89,18 +92,34 @@ def main():
         print("torch not importable: printing stn_np figures only")
     nodes_chain = 3 * (N_OPS // 3) + 1  # mul, add, tanh per step, then sum
     results = {}
+
+    def debugged(run):
+        def wrapped():
+            with detect_mutation():
+                run()
+        return wrapped
+
     for name, (make, mark) in libs.items():
         results[name] = {
             "chain": median_seconds(chain(make, mark), args.repeats, 5) / nodes_chain * 1e6,
             "mlp": median_seconds(mlp(make, mark), args.repeats, 50) * 1e6,
         }
-    print(f"{'workload':<34}{'stn_np':>12}{'torch':>12}{'ratio':>8}")
+    make, mark = libs["stn_np"]
+    results["debug"] = {
+        "chain": median_seconds(debugged(chain(make, mark)), args.repeats, 5) / nodes_chain * 1e6,
+        "mlp": median_seconds(debugged(mlp(make, mark)), args.repeats, 50) * 1e6,
+    }
+    print(f"{'workload':<34}{'stn_np':>12}{'torch':>12}{'ratio':>8}{'detect_mutation':>17}")
     for key, label in (("chain", "chain: us per node (fwd+bwd)"), ("mlp", "2-layer MLP step: us")):
         ours = results["stn_np"][key]
         row = f"{label:<34}{ours:>12.2f}"
         if "torch" in results:
             theirs = results["torch"][key]
             row += f"{theirs:>12.2f}{ours / theirs:>8.2f}"
+        else:
+            row += f"{'':>20}"
+        debug = results["debug"][key]
+        row += f"{debug:>10.2f} ({debug / ours:.2f}x)"
         print(row)
     print(f"(medians of {args.repeats} repeats; an MLP step records 8 nodes: matmul, add, tanh, matmul, add, sub, pow, mean)")
 

@@ -9,19 +9,12 @@ import sys
 import pytest
 
 from stn_np.cli import main
-from stn_np.training import get_blas_threads, set_blas_threads
 
 TINY = ["--distortion", "RTS", "--model", "st-cnn", "--epochs", "2", "--batch-size", "32", "--train-size", "192",
         "--test-size", "64", "--seed", "5"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def restore_blas_threads():
-    """The commands set the process's BLAS threads (to 1); give the other tests their setting back."""
-    before = get_blas_threads()
-    yield
-    if before:
-        set_blas_threads(before)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture(scope="module")

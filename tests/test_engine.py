@@ -1,4 +1,4 @@
-"""The backward pass: order, accumulation, graph lifetime, dtype and aliasing (DESIGN pitfalls 1, 2, 5, 6)."""
+"""The backward pass: order, accumulation, graph lifetime, dtype and aliasing (reuse, repeated backward, aliasing, precision)."""
 
 import numpy as np
 import pytest

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import stn_np
-from stn_np import Function, GradcheckError, Tensor, analytical_jacobian, gradcheck, numerical_jacobian
+from stn_np import Function, GradcheckError, Tensor, analytical_jacobian, gradcheck, gradcheck_report, numerical_jacobian
 
 
 class WrongBackward(Function):
@@ -139,10 +139,16 @@ def test_no_warning_for_float64():
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ValueError, match="gradcheck: mode: expected one of 'full', 'directional', got 'fast'"):
         gradcheck(lambda t: t, (np.ones(2),), mode="fast")
-    with pytest.raises(ValueError, match="no differentiable input"):
+    with pytest.raises(ValueError, match="gradcheck: inputs: expected at least one differentiable input"):
         gradcheck(lambda n: Tensor(np.ones(n)), (3,))
+    with pytest.raises(ValueError, match=r"gradcheck: atol: expected a finite number >= 0, got -1.0"):
+        gradcheck(lambda t: t, (np.ones(2),), atol=-1)  # the argument is named, not the op
+    with pytest.raises(ValueError, match=r"gradcheck: eps: expected a finite number > 0"):
+        gradcheck(lambda t: t, (np.ones(2),), eps=0)
+    with pytest.raises(TypeError, match="gradcheck: fn: expected a callable"):
+        gradcheck("not a function", (np.ones(2),))
     with pytest.raises(TypeError, match="must return a Tensor"):
         gradcheck(lambda t: t.data, (np.ones(2),))
 
@@ -156,3 +162,49 @@ def test_directional_mode_scales_to_large_inputs(rng):
 def test_public_reexports():
     assert stn_np.gradcheck is gradcheck
     assert callable(stn_np.gradcheck_report)
+
+
+class _Stateful(Function):
+    """z = 2 x, but its backward returns a different gradient each call (hidden state)."""
+
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        _Stateful.calls += 1
+        return 2 * g * (1 + 1e-3 * _Stateful.calls)
+
+
+class _IgnoresUpstream(Function):
+    """z = x**2 summed per row, with a backward that uses sign(g) instead of g."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return (x * x).sum(axis=1)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return 2 * x * np.sign(g)[:, None]
+
+
+def test_reentrancy_check_catches_a_backward_with_hidden_state(rng):
+    comparisons = gradcheck_report(_Stateful.apply, (rng.standard_normal(4),), atol=1, rtol=1)
+    failed = {c.what for c in comparisons if not c.ok}
+    assert failed == {"reentrant backward"}  # within the loose tolerances, only reentrancy fails
+
+
+def test_linearity_check_catches_a_backward_that_does_not_scale_with_g(rng):
+    x = rng.standard_normal((3, 4))
+    comparisons = gradcheck_report(_IgnoresUpstream.apply, (x,))
+    by_kind = {c.what: c.ok for c in comparisons}
+    assert by_kind["linear in the upstream gradient"] is False
+    assert by_kind["reentrant backward"] is True
+    # and a correct op passes both
+    good = gradcheck_report(lambda t: (t * t).sum(axis=1), (x,))
+    assert all(c.ok for c in good) and {"reentrant backward", "linear in the upstream gradient"} <= {c.what for c in good}

@@ -1,5 +1,5 @@
 """grid_sample's behaviour: identity, translations, x/y order, padding far out, duplicates,
-tiny images, the adjoint, dtypes, validation, NaN and inf (DESIGN pitfalls 8-10)."""
+tiny images, the adjoint, dtypes, validation, NaN and inf (pitfalls 8-10 of the design notes: sampling at integers, scatter duplicates, boundaries)."""
 
 import itertools
 import warnings

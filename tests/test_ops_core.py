@@ -1,4 +1,4 @@
-"""Core ops against independent NumPy derivations (DESIGN pitfalls 3, 4, 7)."""
+"""Core ops against independent NumPy derivations (broadcasting, reductions with axis/keepdims and ties, kinks)."""
 
 import numpy as np
 import pytest

@@ -16,10 +16,8 @@ from stn_np.training import (
     TrainConfig,
     TrainingInterrupted,
     evaluate,
-    get_blas_threads,
     load_checkpoint,
     load_data,
-    set_blas_threads,
     train,
 )
 
@@ -45,14 +43,7 @@ def without_seconds(history):
     return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_blas_thread():
-    """Train as the command line does: one BLAS thread (steady when the other core is busy)."""
-    before = get_blas_threads()
-    set_blas_threads(1)
-    yield
-    if before:
-        set_blas_threads(before)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture(scope="module")

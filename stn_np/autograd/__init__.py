@@ -1,6 +1,6 @@
 """The reverse-mode autodiff core: ``Tensor``, ``Function`` and ``gradcheck``."""
 
-from .function import Context, Function, enable_grad, is_grad_enabled, no_grad, trace_functions
+from .function import Context, Function, detect_mutation, enable_grad, is_grad_enabled, no_grad, trace_functions
 from .tensor import Tensor
 from .gradcheck import (
     Comparison,
@@ -18,6 +18,7 @@ __all__ = [
     "GradcheckError",
     "Tensor",
     "analytical_jacobian",
+    "detect_mutation",
     "enable_grad",
     "gradcheck",
     "gradcheck_report",

@@ -28,19 +28,41 @@ What every op gets for free from :meth:`Function.apply`, so that no op repeats i
 * un-broadcasting of the returned gradients, done once here for ops that declare
   ``broadcasts = True``;
 * a check that every returned gradient has exactly the shape and dtype of its input, with
-  an error naming the op when it does not.
+  an error naming the op when it does not;
+* ``ctx.needs_input_grad`` all False while gradients are disabled (``no_grad``), so
+  ``forward`` can skip work kept only for ``backward`` by reading its context alone;
+* saved arrays handed back read-only (:meth:`Context.save_for_backward`), so a backward cannot
+  corrupt an input it shares memory with; with :func:`detect_mutation` on, an array changed in
+  place between forward and backward is reported instead of silently giving a wrong gradient.
+
+Imports point one way: the ops import this module, and ``tensor.py`` imports this module and
+the core ops; this module imports neither. ``Function.apply`` still makes Tensors: ``tensor.py``
+hands over its class when it loads (:func:`_use_tensor_class`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "trace_functions"]
+__all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "trace_functions",
+           "detect_mutation"]
 
 _grad_enabled = True
 # When not None, the set of Function classes applied (see trace_functions); lets the test
 # suite prove that every op is exercised by a registered gradient check.
 _traced = None
+# When True, save_for_backward keeps a copy of each saved array to compare at backward.
+_detect_mutation = False
+# The Tensor class and its input converter, handed over by tensor.py as it loads: tensor.py
+# imports this module, never the reverse, so the engine has no import cycle.
+_Tensor = None
+_as_tensor_like = None
+
+
+def _use_tensor_class(tensor_class, as_tensor_like):
+    """Called once by ``tensor.py``: the class ``Function.apply`` wraps its outputs in."""
+    global _Tensor, _as_tensor_like
+    _Tensor, _as_tensor_like = tensor_class, as_tensor_like
 
 
 class no_grad:
@@ -122,6 +144,49 @@ class trace_functions:
         return False
 
 
+class detect_mutation(no_grad):
+    """Context manager and decorator: report saved arrays changed in place before backward.
+
+    An op keeps references to the arrays it saved (often a tensor's own ``.data``); changing
+    one in place between forward and backward silently gives a wrong gradient. Inside this
+    block every :meth:`Context.save_for_backward` also keeps a copy, and the backward pass
+    raises ``RuntimeError`` naming the op and the array when they differ. It costs a copy of
+    every saved array and a comparison per backward (measured in
+    ``benchmarks/bench_autograd.py``), so it is off by default: a debugging switch.
+
+    Examples
+    --------
+    >>> import numpy as np, stn_np
+    >>> x = stn_np.Tensor([1.0, 2.0], requires_grad=True)
+    >>> with stn_np.autograd.detect_mutation():
+    ...     y = (x * x).sum()
+    ...     x.data[0] = 5.0                      # changed after forward
+    ...     y.backward()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: MulFunction.backward: saved array 0 (shape (2,)) was modified in place after the forward pass; recompute the forward after changing inputs
+    """
+
+    def __enter__(self):
+        global _detect_mutation
+        self._previous = _detect_mutation
+        _detect_mutation = True
+        return self
+
+    def __exit__(self, *exc):
+        global _detect_mutation
+        _detect_mutation = self._previous
+        return False
+
+
+def _read_only(array):
+    """A read-only view of ``array`` (non-arrays pass through): backward cannot write into it."""
+    if isinstance(array, np.ndarray) and array.flags.writeable:
+        array = array.view()
+        array.flags.writeable = False
+    return array
+
+
 class Context:
     """Per-call storage handed to ``forward`` and ``backward``.
 
@@ -129,20 +194,36 @@ class Context:
     ----------
     needs_input_grad : tuple of bool
         For each tensor input, whether its gradient is needed; ``backward`` may skip the
-        work for the others and return ``None``.
+        work for the others and return ``None``. All False while gradients are disabled.
     saved_arrays : tuple of ndarray
-        What ``forward`` passed to :meth:`save_for_backward`.
+        What ``forward`` passed to :meth:`save_for_backward`, as read-only views.
 
     ``forward`` may also set any other attribute (shapes, axes, masks) for ``backward``.
     """
 
+    __slots__ = ("needs_input_grad", "saved_arrays", "_copies", "__dict__")
+
     def __init__(self, needs_input_grad):
         self.needs_input_grad = needs_input_grad
         self.saved_arrays = ()
+        self._copies = None
 
     def save_for_backward(self, *arrays):
-        """Keep arrays for ``backward``; they are released after the backward pass."""
-        self.saved_arrays = arrays
+        """Keep arrays for ``backward`` (as read-only views); released after the backward pass."""
+        self.saved_arrays = tuple(_read_only(a) for a in arrays)
+        if _detect_mutation:
+            self._copies = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in arrays)
+
+    def check_unchanged(self, opname):
+        """Raise ``RuntimeError`` if a saved array differs from its copy (only under :class:`detect_mutation`)."""
+        if self._copies is None:
+            return
+        for i, (array, copy) in enumerate(zip(self.saved_arrays, self._copies)):
+            if copy is not None and not np.array_equal(array, copy, equal_nan=array.dtype.kind in "fc"):
+                raise RuntimeError(
+                    f"{opname}.backward: saved array {i} (shape {array.shape}) was modified in place after the "
+                    "forward pass; recompute the forward after changing inputs"
+                )
 
 
 class Node:
@@ -210,16 +291,16 @@ class Function:
         Returns a new :class:`~stn_np.Tensor` that records this op when gradients are
         enabled and any input requires a gradient.
         """
-        tensors = as_tensor_like(inputs, cls.__name__)
+        tensors = _as_tensor_like(inputs, cls.__name__)
         if _traced is not None:
             _traced.add(cls)
-        needs = tuple(t.requires_grad for t in tensors)
-        record = _grad_enabled and any(needs)
+        needs = tuple(t.requires_grad for t in tensors) if _grad_enabled else (False,) * len(tensors)
+        record = any(needs)
         ctx = Context(needs)
         out = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
-        result = Tensor._from_op(out, record)
+        result = _Tensor._from_op(out, record)
         if record:
             result._node = Node(cls, ctx, tensors)
         return result
@@ -227,6 +308,7 @@ class Function:
     @classmethod
     def _input_grads(cls, ctx, inputs, grad):
         """Call ``backward`` and check what it returns; used by ``Tensor.backward``."""
+        ctx.check_unchanged(cls.__name__)
         grads = cls.backward(ctx, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -250,6 +332,3 @@ class Function:
             checked.append(g)
         return checked
 
-
-# Imported last: tensor.py builds on Function, so it must exist before tensor.py loads.
-from .tensor import Tensor, as_tensor_like  # noqa: E402

@@ -17,6 +17,11 @@ Two comparisons are offered:
     may cross a kink (a bilinear sample crossing a pixel centre, a ReLU crossing 0) and the
     check fails although the backward is right: draw inputs away from kinks, or shrink eps.
 
+Both modes also check two properties of the backward itself, as PyTorch's ``gradcheck`` does:
+it is *reentrant* (two backward passes through the same graph with the same upstream
+gradient give the same result, bit for bit: no hidden state) and *linear in the upstream
+gradient* (``backward(c u) = c backward(u)``: a backward that ignores or squares ``g`` fails).
+
 Central differences have truncation error O(eps^2) and rounding error O(macheps / eps); in
 float64 the default ``eps=1e-6`` balances them. In float32 no eps gives more than about three
 correct digits, so inputs should be float64 (a warning says so otherwise).
@@ -29,6 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..validation import check_choice, check_int, check_number
 from .function import no_grad
 from .tensor import Tensor
 
@@ -181,8 +187,9 @@ def _describe(shape_in, shape_out, worst):
 class Comparison(NamedTuple):
     """One comparison made by :func:`gradcheck_report`.
 
-    ``what`` is "Jacobian", "random upstream gradient" or "directional derivative";
-    ``output`` and ``input`` are positions in the outputs of ``fn`` and in ``inputs``.
+    ``what`` is "Jacobian", "random upstream gradient", "directional derivative <u, J v>",
+    "reentrant backward" or "linear in the upstream gradient"; ``output`` and ``input`` are
+    positions in the outputs of ``fn`` and in ``inputs``.
     """
 
     what: str
@@ -200,11 +207,17 @@ def gradcheck_report(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
     Same parameters as :func:`gradcheck`; returns a list of :class:`Comparison`. Useful
     for tables of errors (``stn-np gradcheck`` prints one).
     """
-    if mode not in ("full", "directional"):
-        raise ValueError(f"gradcheck: mode must be 'full' or 'directional', got {mode!r}")
+    check_choice(mode, ("full", "directional"), "gradcheck", "mode")
+    eps = check_number(eps, "gradcheck", "eps", minimum=0, strict_low=True)
+    atol = check_number(atol, "gradcheck", "atol", minimum=0)
+    rtol = check_number(rtol, "gradcheck", "rtol", minimum=0)
+    seed = check_int(seed, "gradcheck", "seed", minimum=0)
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn: expected a callable, got a {type(fn).__name__}")
     values, positions = _split_inputs(inputs)
     if not positions:
-        raise ValueError("gradcheck: no differentiable input (pass float arrays or Tensors with requires_grad=True)")
+        raise ValueError("gradcheck: inputs: expected at least one differentiable input (a float array or a "
+                         "Tensor with requires_grad=True), got none")
     for i in positions:
         if values[i].dtype != np.float64:
             warnings.warn(
@@ -232,6 +245,26 @@ def gradcheck_report(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
         )
         results.append(Comparison(what, k, i, ok, rep["max_abs"], rep["max_rel"], message))
 
+    def check_backward_itself(k, u, vjp):
+        """Reentrancy (a second pass agrees bit for bit) and linearity in the upstream gradient."""
+        again = _backward_grads(outs, args, positions, k, u)
+        scaled = _backward_grads(outs, args, positions, k, 2.5 * u)
+        for col, i in enumerate(positions):
+            same = bool(np.array_equal(vjp[col], again[col], equal_nan=True))
+            diff = float(np.max(np.abs(vjp[col] - again[col]), initial=0.0))
+            results.append(Comparison(
+                "reentrant backward", k, i, same, diff, 0.0 if same else np.inf,
+                f"reentrant backward of output {k} w.r.t. input {i}: two backward passes with the same upstream "
+                f"gradient differ by up to {diff:.3g} (the backward keeps state between calls)"))
+            # the same tolerances as the finite-difference comparisons: a backward that ignores or
+            # squares g is off by a factor, far beyond them; rounding is far below them
+            ok, rep = _compare(scaled[col], 2.5 * vjp[col], atol, rtol)
+            results.append(Comparison(
+                "linear in the upstream gradient", k, i, ok, rep["max_abs"], rep["max_rel"],
+                f"linear in the upstream gradient, output {k} w.r.t. input {i}: backward(2.5 g) differs from "
+                f"2.5 backward(g) by up to {rep['max_abs']:.3g} (atol={atol:g}, rtol={rtol:g}): the backward does not "
+                "scale with its upstream gradient"))
+
     if mode == "full":
         num = numerical_jacobian(fn, inputs, eps=eps)
         ana = analytical_jacobian(fn, inputs)
@@ -243,6 +276,7 @@ def gradcheck_report(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
             for col, i in enumerate(positions):
                 expected = (u.ravel() @ num[k][col]).reshape(values[i].shape)
                 compare(vjp[col], expected, k, i, "random upstream gradient")
+            check_backward_itself(k, u, vjp)
     else:
         for k, out in enumerate(outs):
             u = rng.standard_normal(out.shape)
@@ -257,6 +291,7 @@ def gradcheck_report(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
                 numerical = np.array([np.sum(u * (f_plus - f_minus)) / (2 * eps)])
                 analytical = np.array([np.sum(vjp[col] * v)])
                 compare(analytical, numerical, k, i, "directional derivative <u, J v>")
+            check_backward_itself(k, u, vjp)
     return results
 
 

@@ -25,6 +25,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import function as _function
+from ..ops import elementwise as _ew
+from ..ops import linalg as _linalg
+from ..ops import reduce as _reduce
+from ..ops import shape as _shape
+
 __all__ = ["Tensor", "as_tensor_like"]
 
 
@@ -400,8 +406,6 @@ def as_tensor_like(values, opname):
     return tuple(converted)
 
 
-# Imported last: the op modules need Function, whose module needs Tensor defined first.
-from ..ops import elementwise as _ew  # noqa: E402
-from ..ops import linalg as _linalg  # noqa: E402
-from ..ops import reduce as _reduce  # noqa: E402
-from ..ops import shape as _shape  # noqa: E402
+# Function.apply wraps its outputs in Tensors; function.py cannot import this module (the ops it
+# serves are imported here), so the class is handed over once, now that it exists.
+_function._use_tensor_class(Tensor, as_tensor_like)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function, is_grad_enabled
+from ..autograd.function import Function
 from ..validation import check_image_and_grid
 from .kernels import BILINEAR, resolve_kernel
 from .matrix import build_operator
@@ -46,7 +46,7 @@ class GridSampleFunction(Function):
     def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False):
         N, C, H, W = U.shape
         _, Ho, Wo, _ = grid.shape
-        position_derivatives = is_grad_enabled() and ctx.needs_input_grad[1] and kernel.has_position_gradient
+        position_derivatives = ctx.needs_input_grad[1] and kernel.has_position_gradient
         op = build_operator(grid, H, W, kernel, padding_mode, align_corners, position_derivatives)
         X = frame_image(U, op.frame, padding_mode, align_corners)
         Y = op.S @ X  # (N*Ho*Wo, C)
