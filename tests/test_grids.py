@@ -13,47 +13,41 @@ import stn_np.functional as F
 from stn_np import Tensor
 from stn_np.sampling.coords import identity_grid, normalized_to_pixel, pixel_to_normalized
 from stn_np.sampling.grid_projective import MIN_DENOMINATOR
+from stn_np.sampling.families import FAMILIES, get_family
 from stn_np.sampling.grid_tps import _grid_matrix
 
 REFERENCE = np.load(os.path.join(os.path.dirname(__file__), "data", "grid_reference.npz"), allow_pickle=False)
 REFERENCE_CASES = sorted({k.split("/")[0] for k in REFERENCE.files if "/" in k})
 SIZES = [(2, 1, 3, 4), (1, 2, 1, 5), (2, 1, 4, 1), (1, 1, 1, 1), (1, 1, 5, 5)]
 IDENTITY_PROJECTIVE = [1.0, 0, 0, 0, 1, 0, 0, 0]
+# Every family of the registry (a new family is tested without touching this file).
+GENERATORS = list(FAMILIES)
 
 
 def identity_params(name, size, dtype):
-    """Identity parameters of each generator, as (function of params, params)."""
-    n, _, h, w = size
-    if name == "affine":
-        return lambda p, ac: F.affine_grid(p, size, ac), np.tile(np.eye(2, 3, dtype=dtype), (n, 1, 1))
-    if name == "attention":
-        return lambda p, ac: F.attention_grid(p, size, ac), np.tile(np.array([1, 0, 0], dtype=dtype), (n, 1))
-    if name == "projective":
-        return lambda p, ac: F.projective_grid(p, size, ac), np.tile(np.array(IDENTITY_PROJECTIVE, dtype=dtype), (n, 1))
-    if name == "tps":
-        return lambda p, ac: F.tps_grid(p, size, align_corners=ac), np.zeros((n, 16, 2), dtype=dtype)
-    if name == "displacement":
-        return lambda p, ac: F.displacement_grid(p, align_corners=ac), np.zeros((n, h, w, 2), dtype=dtype)
-    raise AssertionError(name)
+    """The family's grid as a function of (params, align_corners), and its identity parameters."""
+    family = FAMILIES[name]
+    return (lambda p, ac: family.grid(p, size, ac)), family.identity(size[0], dtype, size)
 
 
 def near_identity(name, size, rng):
-    """Random float64 parameters around each generator's identity."""
-    n, _, h, w = size
-    if name == "affine":
-        return np.eye(2, 3) + 0.2 * rng.standard_normal((n, 2, 3))
-    if name == "attention":
-        return np.array([1.0, 0, 0]) + 0.2 * rng.standard_normal((n, 3))
-    if name == "projective":
-        p = np.array(IDENTITY_PROJECTIVE) + 0.15 * rng.standard_normal((n, 8))
-        p[:, 6:] = rng.uniform(-0.2, 0.2, (n, 2))
-        return p
-    if name == "tps":
-        return 0.1 * rng.standard_normal((n, 16, 2))
-    return rng.standard_normal((n, h, w, 2))
+    """Random float64 parameters around the family's identity."""
+    return FAMILIES[name].near_identity(rng, size[0], size=size)
 
 
-GENERATORS = ["affine", "attention", "projective", "tps", "displacement"]
+def test_the_registry_holds_the_documented_identities():
+    # Written down independently of the registry, for the families the docs describe.
+    size = (2, 1, 3, 4)
+    expected = {"affine": np.eye(2, 3), "attention": [1.0, 0, 0], "projective": IDENTITY_PROJECTIVE,
+                "tps": np.zeros((16, 2)), "dense": np.zeros((3, 4, 2))}
+    assert set(expected) <= set(FAMILIES)
+    for name, identity in expected.items():
+        np.testing.assert_array_equal(FAMILIES[name].identity(size=size), identity)
+    with pytest.raises(ValueError, match="get_family: transform: expected one of 'affine'"):
+        get_family("rigid")
+    with pytest.raises(ValueError, match="SpatialTransformer: transform: expected one of 'affine', 'attention', "
+                                         "'projective', 'tps', got 'dense'"):
+        get_family("dense", "SpatialTransformer", parametric=True)
 
 
 # ---------------------------------------------------------------- PyTorch's affine_grid

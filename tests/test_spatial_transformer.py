@@ -7,10 +7,10 @@ import stn_np
 from stn_np import Tensor, nn
 from stn_np import functional as F
 from stn_np.optim import Adam
+from stn_np.sampling.families import FAMILIES, PARAMETRIC
 
-TRANSFORMS = ["affine", "attention", "projective", "tps"]
-PARAMS = {"affine": 6, "attention": 3, "projective": 8, "tps": 32}
-THETA_SHAPES = {"affine": (2, 3), "attention": (3,), "projective": (8,), "tps": (16, 2)}
+# Every parametric family of the registry (a new family is tested without touching this file).
+TRANSFORMS = list(PARAMETRIC)
 
 
 def small_localization(size, features=8, dtype=np.float32, rng=None):
@@ -36,8 +36,8 @@ def test_identity_initialisation_reproduces_the_input(transform, align_corners, 
     out = st(x)
     assert out.dtype == dtype and out.shape == x.shape
     np.testing.assert_allclose(out.numpy(), x, rtol=0, atol=IDENTITY_ATOL[dtype])
-    assert st.last_theta.shape == (3,) + THETA_SHAPES[transform]
-    assert st.regressor.out_features == PARAMS[transform]
+    assert st.last_theta.shape == (3,) + FAMILIES[transform].shape()
+    assert st.regressor.out_features == FAMILIES[transform].num_params()
     assert not st.regressor.weight.data.any()
     nearest = nn.SpatialTransformer(loc, 8, transform, mode="nearest", align_corners=align_corners, dtype=dtype)
     np.testing.assert_array_equal(nearest(x).numpy(), x)
@@ -55,14 +55,17 @@ def test_identity_on_several_channels_and_sizes(transform, size, rng):
 
 
 def test_identity_parameters_are_the_documented_biases():
+    # The documented values, written down independently of the registry that produces them.
     loc = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
     biases = {t: nn.SpatialTransformer(loc, 3, t).regressor.bias.data for t in TRANSFORMS}
+    assert {"affine", "attention", "projective", "tps"} <= set(biases)
     np.testing.assert_array_equal(biases["affine"], [1, 0, 0, 0, 1, 0])
     np.testing.assert_array_equal(biases["attention"], [1, 0, 0])
     np.testing.assert_array_equal(biases["projective"], [1, 0, 0, 0, 1, 0, 0, 0])
     np.testing.assert_array_equal(biases["tps"], np.zeros(32))
     st = nn.SpatialTransformer(loc, 3, "tps", control_points=(3, 2))
-    assert st.regressor.out_features == 12
+    assert st.regressor.out_features == 12 and st.family.shape(control_points=(3, 2)) == (6, 2)
+    assert [FAMILIES[t].shape() for t in ("affine", "attention", "projective", "tps")] == [(2, 3), (3,), (8,), (16, 2)]
 
 
 def test_out_size_sets_the_output_shape_and_down_samples_the_whole_image(rng):
