@@ -296,10 +296,10 @@ def test_accepts_tensors_ndarrays_and_lists():
     "U_shape, grid_shape, match",
     [
         ((3, 4, 5), (1, 2, 2, 2), r"grid_sample: input: expected shape \(N, C, H, W\).*got shape \(3, 4, 5\)"),
-        ((1, 0, 4, 5), (1, 2, 2, 2), r"grid_sample: input: expected shape \(N, C, H, W\) with every size >= 1"),
+            ((1, 1, 0, 5), (1, 2, 2, 2), r"grid_sample: input: expected shape \(N, C, H, W\) with H, W >= 1, got shape \(1, 1, 0, 5\)"),
+            ((0, 2, 4, 0), (0, 2, 2, 2), r"grid_sample: input: expected shape \(N, C, H, W\) with H, W >= 1, got shape \(0, 2, 4, 0\)"),
         ((2, 1, 4, 5), (2, 2, 2, 3), r"grid_sample: grid: expected shape \(N, H_out, W_out, 2\) with N = 2.*got shape \(2, 2, 2, 3\)"),
         ((2, 1, 4, 5), (3, 2, 2, 2), r"grid_sample: grid: expected shape \(N, H_out, W_out, 2\) with N = 2, the input\'s batch size"),
-        ((2, 1, 4, 5), (2, 0, 2, 2), r"grid_sample: grid: expected shape .*H_out, W_out >= 1"),
         ((2, 1, 4, 5), (2, 4, 2), r"grid_sample: grid: expected shape"),
     ],
 )

@@ -14,6 +14,7 @@ from ..validation import check_image_and_grid
 from .kernels import BILINEAR, resolve_kernel
 from .matrix import build_operator
 from .padding import check_padding, frame_image, unframe_gradient
+from .subgradients import check_subgradient
 
 __all__ = ["GridSampleFunction", "grid_sample"]
 
@@ -43,11 +44,11 @@ class GridSampleFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False):
+    def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False, subgradient="pytorch"):
         N, C, H, W = U.shape
         _, Ho, Wo, _ = grid.shape
         position_derivatives = is_grad_enabled() and ctx.needs_input_grad[1] and kernel.has_position_gradient
-        op = build_operator(grid, H, W, kernel, padding_mode, align_corners, position_derivatives)
+        op = build_operator(grid, H, W, kernel, padding_mode, align_corners, position_derivatives, subgradient)
         X = frame_image(U, op.frame, padding_mode, align_corners)
         Y = op.S @ X  # (N*Ho*Wo, C)
         ctx.op, ctx.grid_shape, ctx.image_shape = op, grid.shape, U.shape
@@ -60,7 +61,8 @@ class GridSampleFunction(Function):
     def backward(ctx, g):
         N, C, H, W = ctx.image_shape
         op = ctx.op
-        G = g.reshape(N, C, -1).transpose(0, 2, 1).reshape(-1, C)  # (N*Ho*Wo, C)
+        _, Ho, Wo, _ = ctx.grid_shape
+        G = g.reshape(N, C, Ho * Wo).transpose(0, 2, 1).reshape(N * Ho * Wo, C)
         gU = ggrid = None
         if ctx.needs_input_grad[0]:
             gU = unframe_gradient(op.S.T @ G, ctx.image_shape, op.frame, *ctx.padding)
@@ -73,7 +75,7 @@ class GridSampleFunction(Function):
         return gU, ggrid
 
 
-def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False, subgradient="pytorch"):
     r"""Sample images at the points of a grid, differentiably (PyTorch's ``grid_sample`` contract).
 
     The paper's sampler (Jaderberg et al. 2015, eq. 3)::
@@ -166,5 +168,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     """
     kernel = resolve_kernel(mode, "grid_sample")
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "grid_sample")
+    subgradient = check_subgradient(subgradient, "grid_sample")
     input, grid = check_image_and_grid(input, grid, "grid_sample")
-    return GridSampleFunction.apply(input, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners)
+    return GridSampleFunction.apply(input, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners,
+                                    subgradient=subgradient)
