@@ -169,12 +169,11 @@ def framing_matrix(batch, height, width, frame, padding_mode, align_corners, dty
 
 def _input_hw(input_size, batch):
     size = tuple(input_size) if isinstance(input_size, (tuple, list)) else None
-    ok = size is not None and len(size) in (2, 4) and all(isinstance(s, (int, np.integer)) and s >= 1 for s in size)
-    if ok and len(size) == 4 and size[0] != batch:
-        ok = False
+    ok = size is not None and len(size) in (2, 4) and all(isinstance(s, (int, np.integer)) for s in size)
+    ok = ok and min(size[-2:]) >= 1 and min(size) >= 0 and (len(size) == 2 or size[0] == batch)
     if not ok:
         fail("sampling_matrix", "input_size",
-             f"(H, W) or (N, C, H, W) of positive ints with N = {batch}, the grid's batch size", input_size)
+             f"(H, W) or (N, C, H, W) of ints with H, W >= 1 and N = {batch}, the grid's batch size", input_size)
     return int(size[-2]), int(size[-1])
 
 
@@ -188,9 +187,9 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
     Parameters
     ----------
     grid : Tensor or ndarray, shape (N, H_out, W_out, 2)
-        Normalised coordinates, last axis (x, y), float32 or float64.
+        Normalised coordinates, last axis (x, y), float32 or float64. N, H_out, W_out may be 0.
     input_size : tuple
-        ``(H, W)`` or ``(N, C, H, W)`` of the images to be sampled.
+        ``(H, W)`` or ``(N, C, H, W)`` of the images to be sampled (H, W >= 1).
     mode : {"bilinear", "nearest", "bicubic"} or Kernel
     padding_mode : {"zeros", "border", "reflection"}
     align_corners : bool
@@ -210,9 +209,12 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
     --------
     >>> import numpy as np
     >>> from stn_np.sampling import identity_grid
-    >>> S = sampling_matrix(identity_grid(2, 3)[None], (2, 3))
-    >>> S.shape, S.nnz, bool(np.allclose(S.toarray(), np.eye(6)))
-    ((6, 6), 6, True)
+    >>> S = sampling_matrix(identity_grid(2, 4)[None], (2, 4))
+    >>> S.shape, S.nnz, bool(np.array_equal(S.toarray(), np.eye(8)))
+    ((8, 8), 8, True)
+
+    (On a 3-pixel axis PyTorch's identity grid, and so ours, puts a point an ulp off its
+    pixel centre: its row then holds a weight of about 1e-16 on the neighbour too.)
     """
     kernel = resolve_kernel(mode, "sampling_matrix")
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "sampling_matrix")

@@ -14,6 +14,9 @@ holds the random points that keep away from them):
     bilinear in float32. This is where the unnormalisation's rounding decides the side of a
     kink: ``((c + 1) S - 1) / 2`` lands some integer positions an ulp off, differently for
     every size.
+``affine_identity``
+    PyTorch's identity grid (``affine_grid`` of the identity) along an axis of each sweep
+    size and 7, 28, 42, 60, 500, 1000 pixels, float64 and float32.
 ``big``
     A 345x456 image: the lattice positions near its four edges and a few in the interior,
     and 100 random points, every combination; the image gradient stored sparsely.
@@ -28,6 +31,7 @@ Run by hand where torch is installed (it is never a dependency):
 
 import itertools
 import os
+import warnings
 
 import numpy as np
 
@@ -117,8 +121,6 @@ def main():
         grids = {"lattice": lattice_grid(H, W, align)}
         theta = torch.eye(2, 3, dtype=torch.float64)[None]
         with torch.no_grad():
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # PyTorch warns about 1-pixel axes with align_corners
                 grids["identity"] = torch.nn.functional.affine_grid(theta, (1, 1, H, W), align_corners=align).numpy()
@@ -151,6 +153,16 @@ def main():
             arrays[f"{name}/output"] = np.concatenate(values)
             if mode != "nearest":  # nearest's grid gradient is zero
                 arrays[f"{name}/grad_grid"] = np.concatenate(grads)
+    # PyTorch's identity grid along an axis of each sweep size (and more), both dtypes
+    identity_sizes = np.array(SWEEP_SIZES + [7, 28, 42, 60, 500, 1000])
+    for dtype, align in itertools.product((torch.float64, torch.float32), (False, True)):
+        name = f"affine_identity/{str(dtype).split('.')[-1]}/{'align' if align else 'noalign'}"
+        theta = torch.eye(2, 3, dtype=dtype)[None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = [torch.nn.functional.affine_grid(theta, (1, 1, 1, int(s)), align_corners=align)[0, 0, :, 0].numpy()
+                    for s in identity_sizes]
+        arrays[f"{name}/sizes"], arrays[f"{name}/values"] = identity_sizes, np.concatenate(rows)
     # the big image
     rng = np.random.default_rng(345456)
     lattice, random = big_grid(rng)
