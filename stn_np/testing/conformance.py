@@ -36,6 +36,7 @@ platform allows it, so a sampler that crashes fails that category instead of the
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import math
 import multiprocessing
@@ -398,7 +399,7 @@ def _check_values(recorder, case, out, options, notes):
             values = out.transpose(0, 2, 3, 1)[mask]
             kind = ("0" if np.all(values == 0) else "NaN" if np.all(np.isnan(values))
                     else "finite values" if np.all(np.isfinite(values)) else "NaN and finite values")
-            notes.add(f"{label} points sample {kind} with {case.padding_mode} padding")
+            notes.add(f"{label} points sample {kind} ({case.mode}, {case.padding_mode} padding)")
         return
     if case.kind == "float32":
         expected = _oracle_values(case, options)
@@ -531,6 +532,8 @@ def _describe_case(case):
 
 
 def _child(category, fn, vjp, options, connection):
+    if faulthandler.is_enabled():  # a crash is reported by the parent; no traceback dump on the terminal
+        faulthandler.disable()
     try:
         result = _run_category(category, fn, vjp, options,
                                before=lambda case: connection.send(("case", _describe_case(case))),
