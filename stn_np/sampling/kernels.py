@@ -10,6 +10,15 @@ and differentiates it (eqs. 6-7)::
     dV_i^c / dU_nm^c = k(x_i^s - m) k(y_i^s - n)
     dV_i^c / dx_i^s  = sum_n sum_m U_nm^c k'(x_i^s - m) k(y_i^s - n)      (and alike for y)
 
+The paper writes these for bilinear only, and its eq. 7 is corrected here in two ways. Its
+``k'`` is ``0`` for ``|m - x| >= 1``, ``+1`` for ``m >= x`` and ``-1`` for ``m < x``: at an
+integer ``x = m`` that gives tap ``m`` the weight +1 and its neighbours 0, so
+``dV/dx = U_m``, which is neither one-sided derivative (``U_{m+1} - U_m`` and
+``U_m - U_{m-1}``) nor a difference of pixels at all. stn_np takes ``k'`` from the right (or
+the central mean, :mod:`stn_np.sampling.subgradients`) instead. And the sums run over
+``U_pad``, the padded image, not ``U``: with border or reflection padding the pixels outside
+the image matter (docs/derivations.md, sections 3 and 5).
+
 A kernel object holds ``k``, ``k'`` and the radius of its support. Three are built in:
 
 ========== =========================================== ================================
@@ -226,9 +235,12 @@ def tap_distances(x, start, count, reach):
 class BilinearKernel(Kernel):
     """Bilinear: ``k(d) = max(0, 1 - |d|)``, ``k'(d) = -sign(d)`` on ``|d| < 1``.
 
-    At the kinks the derivative from the right is used: ``k'(0) = -1``, ``k'(-1) = +1``,
-    ``k'(1) = 0``. So a sample exactly on a pixel gets the forward difference
-    ``U(m + 1) - U(m)`` as its position gradient (as PyTorch computes), never 0.
+    At the kinks ``dk`` is the derivative from the right: ``k'(0) = -1``, ``k'(-1) = +1``,
+    ``k'(1) = 0``. So a sample exactly on a pixel inside the image gets the forward difference
+    ``U(m + 1) - U(m)`` as its position gradient, as PyTorch computes it (at the image's
+    bounds under border and reflection padding PyTorch, and stn_np by default, give 0:
+    :mod:`stn_np.sampling.subgradients`). ``central_dk`` gives ``k'(0) = 0``,
+    ``k'(+-1) = -+1/2``: the central difference ``(U(m + 1) - U(m - 1)) / 2``.
     """
 
     def __init__(self):

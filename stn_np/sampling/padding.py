@@ -20,7 +20,10 @@ The fast sampler never needs more of ``U_pad`` than a thin *frame* around the im
 1. :func:`fold_coordinates` moves each sample position to an equivalent one near the image.
    Beyond the kernel's reach ``U_pad`` is constant (``border``) or zero (``zeros``), so
    positions farther out are clipped; ``U_pad`` is symmetric about each mirror line, so a
-   ``reflection`` position is mirrored into the image (its derivative flips sign each time).
+   ``reflection`` position is mirrored into the image (its derivative flips sign each time),
+   with PyTorch's arithmetic. It also carries PyTorch's rule at the image's bounds: zero
+   position gradient at and beyond the first and last pixel centre under ``border`` and
+   ``reflection`` (``zero_at_bounds``; :mod:`stn_np.sampling.subgradients`).
 2. :func:`frame_image` copies the image into a buffer with a frame of ``frame_width`` pixels
    holding ``U_pad`` (it is :func:`numpy.pad` with the matching mode), laid out
    (pixels, channels) for the sparse product; every tap then reads the buffer directly.
