@@ -44,7 +44,7 @@ import os
 import signal
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -391,12 +391,12 @@ def _check_values(recorder, case, out, options, notes):
     if case.kind == "nonfinite":
         finite = np.all(np.isfinite(case.grid), axis=-1)
         placeholder = np.where(np.isfinite(case.grid), case.grid, 0.0)
-        expected = _oracle_values(_replace(case, grid=placeholder), options)
+        expected = _oracle_values(replace(case, grid=placeholder), options)
         recorder.compare(case, "values at the finite points", np.where(finite[:, None], out, 0.0),
                          np.where(finite[:, None], expected, 0.0), TOLERANCE["values"], "output")
         for label, mask in (("NaN", np.any(np.isnan(case.grid), axis=-1)),
                             ("inf", np.any(np.isinf(case.grid), axis=-1) & ~np.any(np.isnan(case.grid), axis=-1))):
-            values = out.transpose(0, 2, 3, 1)[mask]
+            values = np.moveaxis(out, 1, -1)[mask]  # (points, channels)
             kind = ("0" if np.all(values == 0) else "NaN" if np.all(np.isnan(values))
                     else "finite values" if np.all(np.isfinite(values)) else "NaN and finite values")
             notes.add(f"{label} points sample {kind} ({case.mode}, {case.padding_mode} padding)")
@@ -472,12 +472,6 @@ def _check_finite_differences(recorder, case, fn, grad_grid, upstream):
         fd[..., axis] = ((values[0] - values[1]) * upstream).sum(axis=1) / (2 * step)
     recorder.compare(case, "grid gradient against central differences", grad_grid, fd,
                      TOLERANCE["finite differences"], "grid")
-
-
-def _replace(case, **changes):
-    from dataclasses import replace
-
-    return replace(case, **changes)
 
 
 # ----------------------------------------------------------------------------- running a category
