@@ -165,6 +165,11 @@ class ConformanceReport:
         if notes:
             lines += ["", "conventions and notes:"] + [f"  {n}" for n in notes]
         passed = sum(c.ok for c in self.categories)
+        scale = self.options.get("rtol_scale", 1.0)
+        lines += ["", "worst error: the largest of max|got - expected| / max(1, max|expected|) over the category's checks; "
+                      f"allowed: {TOLERANCE['values'] * scale:.0e} against stn_np, "
+                      f"{TOLERANCE['finite differences'] * scale:.0e} against finite differences, "
+                      f"{TOLERANCE['float32'] * scale:.0e} in float32"]
         lines += ["", f"{passed}/{len(self.categories)} categories passed "
                       f"({sum(c.passed for c in self.categories)}/{sum(c.checks for c in self.categories)} checks): "
                       + ("OK" if self.ok else "FAILED")]
