@@ -201,23 +201,27 @@ def _array_or_tensor(x):
 def check_grid(grid, function, batch=None):
     """A sampling grid (N, H_out, W_out, 2), float32/float64; returned as Tensor or ndarray.
 
-    ``batch`` is the input's N, when there is an input to match.
+    ``batch`` is the input's N, when there is an input to match. Empty grids (N, H_out or
+    W_out of 0) are valid, as in PyTorch: they sample nothing.
     """
     grid = _array_or_tensor(grid)
     shape = tuple(grid.shape)
     n = "N" if batch is None else f"N = {batch}, the input's batch size"
-    if len(shape) != 4 or shape[3] != 2 or min(shape[:3]) < 1 or (batch is not None and shape[0] != batch):
-        fail(function, "grid", f"shape (N, H_out, W_out, 2) with {n}, H_out, W_out >= 1 and the last axis (x, y)",
-             f"shape {shape}")
+    if len(shape) != 4 or shape[3] != 2 or (batch is not None and shape[0] != batch):
+        fail(function, "grid", f"shape (N, H_out, W_out, 2) with {n} and the last axis (x, y)", f"shape {shape}")
     check_float_array(grid, function, "grid")
     return grid
 
 
 def check_image_and_grid(input, grid, function):
-    """An (N, C, H, W) image and its (N, H_out, W_out, 2) grid of one float dtype; returned as given."""
+    """An (N, C, H, W) image and its (N, H_out, W_out, 2) grid of one float dtype; returned as given.
+
+    As in PyTorch, N, C, H_out and W_out may be 0 (an empty result); an image with no pixels
+    (H or W of 0) is refused: there is nothing to sample.
+    """
     input = _array_or_tensor(input)
-    if input.ndim != 4 or min(input.shape) < 1:
-        fail(function, "input", "shape (N, C, H, W) with every size >= 1", f"shape {tuple(input.shape)}")
+    if input.ndim != 4 or min(input.shape[2:]) < 1:
+        fail(function, "input", "shape (N, C, H, W) with H, W >= 1", f"shape {tuple(input.shape)}")
     check_float_array(input, function, "input")
     grid = check_grid(grid, function, batch=input.shape[0])
     check_same_dtype(input, grid, function)

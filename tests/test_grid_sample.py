@@ -11,7 +11,7 @@ import stn_np
 import stn_np.functional as F
 from stn_np import Tensor
 from stn_np.checks.sampling import sample_points
-from stn_np.sampling import grid_sample, identity_grid, pixel_to_normalized, reference_sample
+from stn_np.sampling import grid_sample, identity_grid, pixel_to_normalized, reference_sample, sampling_matrix
 from stn_np.sampling.kernels import KERNELS
 
 MODES = ("bilinear", "nearest", "bicubic")
@@ -296,10 +296,10 @@ def test_accepts_tensors_ndarrays_and_lists():
     "U_shape, grid_shape, match",
     [
         ((3, 4, 5), (1, 2, 2, 2), r"grid_sample: input: expected shape \(N, C, H, W\).*got shape \(3, 4, 5\)"),
-        ((1, 0, 4, 5), (1, 2, 2, 2), r"grid_sample: input: expected shape \(N, C, H, W\) with every size >= 1"),
+            ((1, 1, 0, 5), (1, 2, 2, 2), r"grid_sample: input: expected shape \(N, C, H, W\) with H, W >= 1, got shape \(1, 1, 0, 5\)"),
+            ((0, 2, 4, 0), (0, 2, 2, 2), r"grid_sample: input: expected shape \(N, C, H, W\) with H, W >= 1, got shape \(0, 2, 4, 0\)"),
         ((2, 1, 4, 5), (2, 2, 2, 3), r"grid_sample: grid: expected shape \(N, H_out, W_out, 2\) with N = 2.*got shape \(2, 2, 2, 3\)"),
         ((2, 1, 4, 5), (3, 2, 2, 2), r"grid_sample: grid: expected shape \(N, H_out, W_out, 2\) with N = 2, the input\'s batch size"),
-        ((2, 1, 4, 5), (2, 0, 2, 2), r"grid_sample: grid: expected shape .*H_out, W_out >= 1"),
         ((2, 1, 4, 5), (2, 4, 2), r"grid_sample: grid: expected shape"),
     ],
 )
@@ -386,3 +386,52 @@ def test_nonfinite_image_values_reach_only_the_samples_that_read_them():
         V = grid_sample(U, grid, mode, "zeros").data.ravel()
         assert V[0] == 0 and V[3] == 0 and np.isfinite(V[1:3]).all()
     assert np.isnan(grid_sample(U, np.array([[[[-1.0, -1.0]]]]), "bilinear", "zeros").item())
+
+
+# ---------------------------------------------------------------- empty shapes (pitfall 11)
+EMPTY = [((0, 3, 4, 5), (0, 2, 3, 2)), ((2, 0, 4, 5), (2, 2, 3, 2)), ((2, 3, 4, 5), (2, 0, 3, 2)),
+         ((2, 3, 4, 5), (2, 2, 0, 2)), ((0, 0, 1, 1), (0, 0, 0, 2))]
+
+
+@pytest.mark.parametrize("subgradient", ["pytorch", "central"])
+@pytest.mark.parametrize("mode, padding, align", ALL, ids=ids(ALL))
+@pytest.mark.parametrize("U_shape, grid_shape", EMPTY, ids=str)
+def test_empty_batch_channels_or_output_as_in_pytorch(U_shape, grid_shape, mode, padding, align, subgradient, rng):
+    # PyTorch returns an empty output (N, C, H_out, W_out) and gradients of the inputs' shapes:
+    # empty, or zero where nothing was sampled (C = 0 leaves a grid whose points read nothing).
+    for sampler in (grid_sample, reference_sample):
+        U = Tensor(rng.standard_normal(U_shape), requires_grad=True)
+        grid = Tensor(rng.uniform(-1.2, 1.2, grid_shape), requires_grad=True)
+        out = sampler(U, grid, mode, padding, align, subgradient=subgradient)
+        assert out.shape == (U_shape[0], U_shape[1]) + grid_shape[1:3] and out.dtype == np.float64
+        out.backward(rng.standard_normal(out.shape))
+        assert U.grad.shape == U_shape and grid.grad.shape == grid_shape
+        assert not U.grad.any() and not grid.grad.any()
+
+
+def test_empty_sampling_matrix_has_the_right_shape():
+    assert sampling_matrix(np.zeros((0, 3, 2, 2)), (0, 1, 4, 5)).shape == (0, 0)
+    assert sampling_matrix(np.zeros((2, 0, 3, 2)), (2, 3, 4, 5)).shape == (0, 40)
+    assert sampling_matrix(np.zeros((2, 3, 1, 2)), (2, 0, 4, 5)).shape == (6, 40)
+    with pytest.raises(ValueError, match=r"sampling_matrix: input_size: expected .* H, W >= 1"):
+        sampling_matrix(np.zeros((1, 3, 1, 2)), (1, 1, 0, 5))
+
+
+def test_float32_coordinates_near_the_dtype_limit_give_no_warning(rng):
+    # (c + 1) * W overflows float32 beyond ~3e38 / W: the position is then infinite and follows
+    # the rule for infinite coordinates, with no RuntimeWarning, as the docstring promises.
+    U = rng.standard_normal((1, 2, 3, 4)).astype(np.float32)
+    big = np.float32(3e38)
+    grid = np.array([[[[big, 0.0], [-big, 0.2], [0.1, big], [big, -big], [3.4e38, 3.4e38]]]], dtype=np.float32)
+    G = rng.standard_normal((1, 2, 1, 5)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for mode, padding, align in ALL:
+            V, gU, gg = grads(mode, padding, align, U, grid, G)
+            assert np.isfinite(V).all() and np.isfinite(gU).all() and np.isfinite(gg).all()
+            if padding == "border":  # the edge, as for +-inf
+                np.testing.assert_allclose(V[..., 0, 0], U[:, :, 1, -1], atol=1e-6)
+                np.testing.assert_allclose(V[..., 0, 4], U[:, :, -1, -1], atol=1e-6)
+            elif padding == "zeros":
+                assert np.all(V == 0)
+        sampling_matrix(grid, (3, 4))

@@ -3,6 +3,7 @@ generators, the TPS interpolation properties, pixel units of the displacement gr
 gradients against finite differences and input validation."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,10 @@ from stn_np.sampling.coords import identity_grid, normalized_to_pixel, pixel_to_
 from stn_np.sampling.grid_projective import MIN_DENOMINATOR
 from stn_np.sampling.families import FAMILIES, get_family
 from stn_np.sampling.grid_tps import _grid_matrix
+
+# A 1-pixel axis with align_corners=True warns (as PyTorch does); test_affine_grid_warns_... checks
+# the warning, the other tests use such sizes on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:affine_grid. size. an axis of 1 pixel:UserWarning")
 
 REFERENCE = np.load(os.path.join(os.path.dirname(__file__), "data", "grid_reference.npz"), allow_pickle=False)
 REFERENCE_CASES = sorted({k.split("/")[0] for k in REFERENCE.files if "/" in k})
@@ -319,8 +324,8 @@ def test_wrong_theta_shape_names_the_argument_and_the_expected_shape():
     (lambda: F.tps_transform_points(np.zeros((1, 16, 2)), np.zeros((3, 3))), r"tps_transform_points: points: expected .* \(P, 2\)"),
     (lambda: F.displacement_grid(np.zeros((2, 3, 3, 3))), r"displacement_grid: flow: expected shape \(N, H, W, 2\)"),
     (lambda: F.displacement_grid(np.zeros((2, 3, 3, 2)), (3, 1, 4, 4)), r"displacement_grid: flow: .* N = input_size\[0\] = 3"),
-    (lambda: F.displacement_grid(np.zeros((2, 0, 3, 2))), r"displacement_grid: flow: expected shape"),
-    (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 1, 0, 3)), r"affine_grid: size: expected \(N, C, H, W\)"),
+    (lambda: F.displacement_grid(np.zeros((2, 3, 3, 2)), (2, 1, 0, 4)), r"displacement_grid: input_size: expected \(N, C, H_in, W_in\) with H_in, W_in >= 1"),
+    (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 1, -1, 3)), r"affine_grid: size: expected \(N, C, H, W\), 4 ints >= 0"),
     (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 3, 3)), r"affine_grid: size: expected \(N, C, H, W\)"),
     (lambda: F.affine_grid(np.zeros((1, 2, 3)), (1, 1, 2.0, 3)), r"affine_grid: size: expected \(N, C, H, W\)"),
 ])
@@ -336,3 +341,54 @@ def test_bad_dtypes_and_flags_raise_type_errors():
         F.tps_grid(np.zeros((1, 16, 2), dtype=np.float16), (1, 1, 2, 2))
     with pytest.raises(TypeError, match="attention_grid: align_corners: expected a bool, got 1"):
         F.attention_grid(np.zeros((1, 3)), (1, 1, 2, 2), 1)
+
+
+# ---------------------------------------------------------------- empty shapes, the 1-pixel warning, dtypes
+@pytest.mark.parametrize("family", list(FAMILIES), ids=str)
+@pytest.mark.parametrize("size", [(0, 1, 3, 4), (2, 0, 3, 4), (2, 1, 0, 4), (2, 1, 3, 0), (0, 0, 0, 0)], ids=str)
+def test_empty_sizes_give_empty_grids_and_gradients_of_the_parameters_shape(family, size, rng):
+    fam = FAMILIES[family]
+    params = Tensor(fam.near_identity(rng, size[0], size=size), requires_grad=True)
+    grid = fam.grid(params, size)
+    assert grid.shape == (size[0], size[2], size[3], 2) and grid.dtype == np.float64
+    grid.backward(rng.standard_normal(grid.shape))
+    assert params.grad.shape == params.shape
+    if grid.size == 0:  # nothing was sampled: the gradient is zero (or itself empty)
+        assert not params.grad.any()
+
+
+def test_affine_grid_warns_for_a_one_pixel_axis_with_align_corners():
+    theta = np.eye(2, 3)[None]
+    for size in [(1, 1, 1, 5), (1, 1, 4, 1)]:
+        with pytest.warns(UserWarning, match=r"affine_grid: size: an axis of 1 pixel with align_corners=True"):
+            grid = F.affine_grid(theta, size, align_corners=True)
+        assert np.all(grid.data[..., 1 if size[2] == 1 else 0] == 0)  # its coordinate is 0, as in PyTorch >= 1.3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.affine_grid(theta, (1, 1, 1, 5), align_corners=False)
+        F.affine_grid(theta, (1, 1, 2, 5), align_corners=True)
+        F.affine_grid(np.zeros((0, 2, 3)), (0, 1, 0, 5), align_corners=True)
+
+
+def test_identity_grid_refuses_integer_dtypes():
+    for dtype in (int, np.int32, np.float16, "text"):
+        with pytest.raises(TypeError, match=r"^identity_grid: dtype: expected float32 or float64, got "):
+            identity_grid(2, 3, dtype=dtype)
+    assert identity_grid(2, 3, dtype=np.float32).dtype == np.float32
+    assert identity_grid(0, 3).shape == (0, 3, 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_identity_grid_is_pytorchs_to_the_bit(dtype, align_corners):
+    # PyTorch's affine_grid builds the identity with linspace, whose fused multiply-adds round
+    # differently from (2 p + 1) / S - 1: many points are an ulp off that formula, and on a
+    # kink an ulp decides the gradient. Stored: PyTorch's identity along an axis of each size.
+    kinks = np.load(os.path.join(os.path.dirname(__file__), "data", "grid_sample_kinks.npz"), allow_pickle=False)
+    name = f"affine_identity/{np.dtype(dtype).name}/{'align' if align_corners else 'noalign'}"
+    sizes, expected = kinks[f"{name}/sizes"], kinks[f"{name}/values"]
+    got = np.concatenate([identity_grid(1, int(size), align_corners, dtype)[0, :, 0] for size in sizes])
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    differs = got != np.concatenate([pixel_to_normalized(np.arange(s, dtype=dtype), int(s), align_corners) for s in sizes])
+    assert differs.mean() > 0.1  # the formula alone would not do

@@ -45,6 +45,16 @@ for _mode in KERNELS:
                 lambda U, grid, m=_mode, p=_padding, a=_align: reference_sample(U, grid, m, p, a)
             )
 
+# The central subgradient: off the kinks it is the derivative, through the wider window of taps.
+for _mode in ("bilinear", "bicubic"):
+    for _padding in ("zeros", "reflection"):
+        register(f"grid_sample_{_mode}_{_padding}_central", _inputs(_mode, True))(
+            lambda U, grid, m=_mode, p=_padding: grid_sample(U, grid, m, p, True, subgradient="central")
+        )
+register("reference_sample_bilinear_border_central", _inputs("bilinear", False))(
+    lambda U, grid: reference_sample(U, grid, "bilinear", "border", False, subgradient="central")
+)
+
 # A kernel of the user's own, through both samplers: a triangle of radius 2, halved so it sums to
 # one, with right derivatives at its kinks (the integers, which the points avoid).
 WIDE_TRIANGLE = Kernel(

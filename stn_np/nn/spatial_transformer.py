@@ -36,6 +36,7 @@ from ..rng import resolve_rng
 from ..sampling.families import PARAMETRIC, get_family
 from ..sampling.kernels import resolve_kernel
 from ..sampling.padding import check_padding
+from ..sampling.subgradients import check_subgradient
 from ..validation import check_number, check_pair, fail
 from .layers import Linear
 from .module import Module
@@ -68,6 +69,11 @@ class SpatialTransformer(Module):
         What the sampler reads outside the input.
     align_corners : bool
         Coordinate convention of the grid and the sampler (False: -1/+1 are the image's edges).
+    subgradient : {"pytorch", "central"}
+        The sampler's derivative at kinks (:mod:`stn_np.sampling.subgradients`). It matters most
+        right here: at the identity initialisation every sample point sits on a pixel centre,
+        a kink of bilinear sampling, so this convention alone decides the gradient of the first
+        training step (PyTorch's forward difference, or the central difference).
     control_points : (int, int)
         TPS control lattice (rows, cols); ignored by the other transforms.
     lr_mult : float
@@ -105,7 +111,7 @@ class SpatialTransformer(Module):
 
     def __init__(self, localization, loc_features, transform="affine", out_size=None, mode="bilinear",
                  padding_mode="zeros", align_corners=False, control_points=(4, 4), lr_mult=1.0,
-                 dtype=np.float32, rng=None):
+                 dtype=np.float32, rng=None, subgradient="pytorch"):
         super().__init__()
         here = "SpatialTransformer"
         if not isinstance(localization, Module):
@@ -113,6 +119,7 @@ class SpatialTransformer(Module):
         self.family = get_family(transform, here, parametric=True)
         resolve_kernel(mode, here)
         padding_mode, align_corners = check_padding(padding_mode, align_corners, here)
+        self.subgradient = check_subgradient(subgradient, here)
         self.lr_mult = check_number(lr_mult, here, "lr_mult", minimum=0)
         self.control_points = check_pair(control_points, here, "control_points", minimum=2)
         self.transform = transform
@@ -162,7 +169,7 @@ class SpatialTransformer(Module):
         self.last_theta = theta.data.copy()
         out_h, out_w = self.out_size or (h, w)
         grid = self.grid(theta, (n, c, out_h, out_w))
-        return F.grid_sample(x, grid, self.mode, self.padding_mode, self.align_corners)
+        return F.grid_sample(x, grid, self.mode, self.padding_mode, self.align_corners, self.subgradient)
 
     def extra_repr(self):
         size = "input" if self.out_size is None else self.out_size
@@ -170,6 +177,8 @@ class SpatialTransformer(Module):
                 f"mode={self.mode!r}, padding_mode={self.padding_mode!r}, align_corners={self.align_corners}")
         if self.transform == "tps":
             text += f", control_points={self.control_points}"
+        if self.subgradient != "pytorch":
+            text += f", subgradient={self.subgradient!r}"
         return text + (f", lr_mult={self.lr_mult}" if self.lr_mult != 1 else "")
 
 

@@ -16,16 +16,29 @@ generator and registration utility converts through :func:`normalized_to_pixel`,
 gradient) and :func:`pixel_size` (normalised length of one pixel).
 """
 
+from fractions import Fraction
+
 import numpy as np
 
-from ..validation import check_bool, check_int
+from ..validation import FLOAT_DTYPES, check_bool, check_int, fail
 
 __all__ = ["normalized_to_pixel", "pixel_to_normalized", "coordinate_scale", "pixel_size", "identity_grid",
-           "sample_points"]
+           "linspace_from_neg_one", "sample_points", "check_float_dtype"]
 
 
 def _check_size(size, name="size", function="normalized_to_pixel"):
     return check_int(size, function, name, minimum=1)
+
+
+def check_float_dtype(dtype, function, argument="dtype"):
+    """``np.dtype(dtype)`` if it is float32 or float64, else ``TypeError`` (coordinates are never integers)."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved not in FLOAT_DTYPES:
+        fail(function, argument, "float32 or float64", repr(dtype) if resolved is None else str(resolved), TypeError)
+    return resolved
 
 
 def coordinate_scale(size, align_corners=False):
@@ -64,6 +77,19 @@ def pixel_size(size, align_corners=False):
 def normalized_to_pixel(coord, size, align_corners=False):
     """Map normalised coordinates to pixel units along an axis of ``size`` pixels.
 
+    PyTorch's arithmetic, rounding for rounding, because a position an ulp to one side of a
+    pixel centre gets a different bilinear gradient (the derivative from the right or from
+    the left of a kink):
+
+    * ``align_corners=True``: ``(c + 1) / 2 * (S - 1)``, two roundings (``(c + 1)`` and the
+      product; halving is exact).
+    * ``align_corners=False``: ``a = c + 1`` rounded, then ``(a S - 1) / 2`` rounded *once*.
+      PyTorch writes ``((c + 1) * S - 1) / 2``, and its CPU kernel computes it as
+      ``(c + 1) * (S / 2) - 0.5`` with the multiply and the subtract fused into one
+      operation (a fused multiply-add, as the compiler contracts it); so does its CUDA
+      kernel. NumPy has no fused multiply-add, so :func:`_fused_unnormalize` forms the
+      exact ``a S - 1`` from error-free products and sums and rounds it once.
+
     Parameters
     ----------
     coord : array_like
@@ -77,15 +103,57 @@ def normalized_to_pixel(coord, size, align_corners=False):
     -------
     ndarray
         Pixel coordinates, where pixel ``p`` covers ``[p - 0.5, p + 0.5]``; same dtype as a
-        floating input.
+        floating input. A coordinate so large that its pixel position overflows the dtype
+        (float32 beyond about ``3e38 / size``) maps to +-inf, without a RuntimeWarning.
+
+    Examples
+    --------
+    PyTorch's rounding, not an algebraically equal one: ``-0.8`` on a 5-pixel axis lands just
+    left of pixel 0, as in PyTorch, not on it; and the centre of pixel 2 of 3 in PyTorch's
+    identity grid lands an ulp left of 2.
+
+    >>> float(normalized_to_pixel(-0.8, 5)), float(-0.8 * 5 / 2 + (5 - 1) / 2)
+    (-1.1102230246251565e-16, 0.0)
+    >>> float(normalized_to_pixel(2 / 3, 3)), float(((2 / 3 + 1) * 3 - 1) / 2)
+    (1.9999999999999998, 2.0)
     """
     _check_size(size)
     coord = np.asarray(coord)
-    # PyTorch's arithmetic, operation for operation: an algebraically equal formula rounds
-    # differently and can land a point on the other side of a kink.
-    if align_corners:
-        return (coord + 1) / 2 * (size - 1)
-    return ((coord + 1) * size - 1) / 2
+    with np.errstate(over="ignore", invalid="ignore"):
+        if align_corners:
+            return (coord + 1) / 2 * (size - 1)
+        return _fused_unnormalize(coord + 1, size)
+
+
+def _fused_unnormalize(a, size):
+    """``(a * size - 1) / 2`` rounded once, as ``fma(a, size / 2, -0.5)`` rounds it.
+
+    float32: ``a * size - 1`` is exact in float64 (24 + 26 bits), so one cast rounds it.
+    float64: Veltkamp's split writes ``a = hi + lo`` with halves of 26 and 27 bits, so
+    ``hi * size`` and ``lo * size`` are exact (``size < 2**26``); Knuth's two-sum then
+    carries the rounding errors of ``hi size - 1`` and of adding ``lo size`` exactly, and
+    the final sum rounds once. Huge and non-finite ``a`` (where the split would overflow,
+    and a rounding cannot matter) take the plain formula.
+    """
+    if a.dtype == np.float32:
+        return ((a.astype(np.float64) * size - 1) / 2).astype(np.float32)
+    if a.dtype != np.float64:
+        return (a * size - 1) / 2
+    split = 134217729.0 * a  # 2**27 + 1
+    hi = split - (split - a)
+    lo = a - hi
+    low_part = lo * size
+    s1 = hi * size - 1.0
+    e1 = (hi * size - (s1 - (s1 - hi * size))) + (-1.0 - (s1 - hi * size))  # two-sum error of hi*size + (-1)
+    s2 = s1 + low_part
+    b = s2 - s1
+    e2 = (s1 - (s2 - b)) + (low_part - b)  # two-sum error of s1 + low_part
+    fused = (s2 + (e1 + e2)) / 2
+    plain = np.abs(a) > 2.0**900
+    if np.any(plain) or not np.all(np.isfinite(fused)):
+        plain |= ~np.isfinite(fused)
+        fused = np.where(plain, (a * size - 1) / 2, fused)
+    return fused
 
 
 def pixel_to_normalized(pixel, size, align_corners=False):
@@ -105,16 +173,59 @@ def identity_grid(height, width, align_corners=False, dtype=np.float64):
 
     Entry ``[i, j]`` holds the normalised coordinates of the centre of output pixel
     (row i, column j), so sampling an image of the same size with it reproduces the image.
-    Equals PyTorch's ``affine_grid`` with the identity ``theta`` (a one-pixel axis gives 0).
+    Equal, bit for bit, to PyTorch's ``affine_grid`` with the identity ``theta``
+    (:func:`linspace_from_neg_one`), because that grid puts every point on a kink of the
+    bilinear sample: a coordinate an ulp away would get a different gradient. A one-pixel
+    axis gives 0; ``height`` or ``width`` 0 gives an empty grid; ``dtype`` must be float32 or
+    float64.
+
+    Examples
+    --------
+    >>> identity_grid(1, 4)[0, :, 0]
+    array([-0.75, -0.25,  0.25,  0.75])
     """
-    _check_size(height, "height", "identity_grid")
-    _check_size(width, "width", "identity_grid")
-    xs = pixel_to_normalized(np.arange(width, dtype=dtype), width, align_corners).astype(dtype, copy=False)
-    ys = pixel_to_normalized(np.arange(height, dtype=dtype), height, align_corners).astype(dtype, copy=False)
+    check_int(height, "identity_grid", "height", minimum=0)
+    check_int(width, "identity_grid", "width", minimum=0)
+    dtype = check_float_dtype(dtype, "identity_grid")
     grid = np.empty((height, width, 2), dtype=dtype)
-    grid[..., 0] = xs[None, :]
-    grid[..., 1] = ys[:, None]
+    grid[..., 0] = linspace_from_neg_one(width, align_corners, dtype)[None, :]
+    grid[..., 1] = linspace_from_neg_one(height, align_corners, dtype)[:, None]
     return grid
+
+
+def linspace_from_neg_one(size, align_corners=False, dtype=np.float64):
+    """The normalised pixel centres of an axis of ``size`` pixels, rounded as PyTorch rounds them.
+
+    Mathematically ``pixel_to_normalized(arange(size))``. PyTorch's ``affine_grid`` builds
+    them as ``linspace(-1, 1, size)``, times ``(size - 1) / size`` (two roundings) when
+    ``align_corners=False``; its CPU ``linspace`` computes ``-1 + step i`` for the first half
+    and ``1 - step (size - 1 - i)`` for the second, ``step = 2 / (size - 1)``, each as one
+    fused multiply-add (a single rounding). This reproduces those roundings exactly: in
+    float32 the product and the sum are exact in float64 and rounded once; in float64 they
+    are computed exactly with rationals (cached by the grid generators). A one-pixel axis
+    gives 0.
+
+    Examples
+    --------
+    >>> float(linspace_from_neg_one(7)[3]), float(pixel_to_normalized(3, 7))  # the centre of 7 pixels
+    (4.7580986769649563e-17, 0.0)
+    """
+    dtype = np.dtype(dtype)
+    if size <= 1:
+        return np.zeros(size, dtype=dtype)
+    step = dtype.type(2) / dtype.type(size - 1)
+    half = size // 2
+    # (start, sign, multiplier) of each point: -1 + step i, then 1 - step (size - 1 - i)
+    start = np.where(np.arange(size) < half, -1, 1)
+    count = np.where(np.arange(size) < half, np.arange(size), np.arange(size) - (size - 1))
+    if dtype == np.float32:
+        values = (np.float64(step) * count + start).astype(np.float32)  # exact in float64, rounded once
+    else:
+        exact = Fraction(float(step))
+        values = np.array([float(exact * int(k) + int(s)) for k, s in zip(count, start)], dtype=np.float64)
+    if not align_corners:
+        values = values * dtype.type(size - 1) / dtype.type(size)
+    return values
 
 
 def sample_points(rng, N, H, W, H_out, W_out, mode="bilinear", align_corners=False, margin=3):

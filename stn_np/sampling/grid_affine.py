@@ -6,6 +6,7 @@ the op returns the source points ``(x_s, y_s)`` as a grid (N, H, W, 2), and ``g`
 upstream gradient dL/dgrid of the same shape.
 """
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -47,7 +48,7 @@ class AffineGridFunction(Function):
     @staticmethod
     def backward(ctx, g):
         (homogeneous,) = ctx.saved_arrays
-        g = g.reshape(g.shape[0], -1, 2)  # (N, P, 2)
+        g = g.reshape(g.shape[0], g.shape[1] * g.shape[2], 2)  # (N, P, 2); explicit P: N may be 0
         return np.matmul(g.transpose(0, 2, 1), homogeneous.T)  # (N, 2, P) @ (P, 3)
 
 
@@ -76,8 +77,8 @@ class AttentionGridFunction(Function):
         n = g.shape[0]
         grad = np.empty((n, 3), dtype=g.dtype)
         # Both sums over the points as BLAS products: a strided g.sum(axis=1) is ~20x slower.
-        grad[:, 0] = g.reshape(n, -1) @ points.reshape(-1)
-        grad[:, 1:] = np.ones(len(points), dtype=g.dtype) @ g.reshape(n, -1, 2)
+        grad[:, 0] = g.reshape(n, points.size) @ points.reshape(-1)
+        grad[:, 1:] = np.ones(len(points), dtype=g.dtype) @ g.reshape(n, len(points), 2)
         return grad
 
 
@@ -91,13 +92,19 @@ def affine_grid(theta, size, align_corners=False):
         coordinates; the identity is ``[[1, 0, 0], [0, 1, 0]]``. float32 or float64.
     size : tuple of 4 ints
         (N, C, H, W) of the OUTPUT; the grid has H x W points whatever the input image's size.
+        Sizes of 0 give an empty grid (PyTorch's ``affine_grid`` refuses them; an empty batch
+        then flows through a spatial transformer here).
     align_corners : bool
         Whether -1 and +1 are the corner pixel centres (True) or the image edges (False).
+        With True and a 1-pixel axis a ``UserWarning`` says that the axis has no extent, as
+        PyTorch warns.
 
     Returns
     -------
     Tensor, shape (N, H, W, 2)
-        ``grid[n, i, j] = theta[n] @ (x_j, y_i, 1)``, last axis (x, y); theta's dtype.
+        ``grid[n, i, j] = theta[n] @ (x_j, y_i, 1)``, last axis (x, y); theta's dtype. For the
+        identity ``theta`` this is :func:`~stn_np.sampling.coords.identity_grid`, PyTorch's
+        identity grid bit for bit.
 
     Examples
     --------
@@ -108,6 +115,11 @@ def affine_grid(theta, size, align_corners=False):
            [1., 0.]])
     """
     (n, _, h, w), align_corners = check_generator_args(size, align_corners, "affine_grid")
+    if align_corners and min(h, w) == 1:
+        warnings.warn(f"affine_grid: size: an axis of 1 pixel with align_corners=True (size {tuple(size)}) has no "
+                      "extent in normalised coordinates: -1 and +1 both name its one pixel centre, whose base "
+                      "coordinate is 0 (as in PyTorch since 1.3.0; it was -1 before). align_corners=False gives "
+                      "the axis its usual extent.", UserWarning, stacklevel=2)
     theta = as_parameter(theta, "affine_grid", "theta", (n, 2, 3), f"(N, 2, 3) with N = size[0] = {n}")
     return AffineGridFunction.apply(theta, height=h, width=w, align_corners=align_corners)
 

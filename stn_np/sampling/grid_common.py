@@ -18,12 +18,17 @@ __all__ = ["check_generator_args", "as_parameter", "base_points"]
 
 
 def check_generator_args(size, align_corners, function):
-    """A grid generator's ``size`` (N, C, H_out, W_out) as ints and ``align_corners`` as a bool."""
-    return check_size(size, function), check_bool(align_corners, function, "align_corners")
+    """A grid generator's ``size`` (N, C, H_out, W_out) as ints and ``align_corners`` as a bool.
+
+    Any of the four may be 0, giving an empty grid (and an empty or zero parameter gradient):
+    an empty batch flows through a spatial transformer. (PyTorch's ``affine_grid`` refuses
+    zero sizes; its ``grid_sample`` accepts the empty grids.)
+    """
+    return check_size(size, function, minimum=0), check_bool(align_corners, function, "align_corners")
 
 
 def as_parameter(value, function, name, shape, described):
-    """Return ``value`` as a float32/float64 Tensor of ``shape`` (None matches any length >= 1).
+    """Return ``value`` as a float32/float64 Tensor of ``shape`` (None matches any length, 0 included).
 
     Tensors pass through untouched, so the graph behind them is kept; anything else is copied
     into a new Tensor that does not require grad. ``described`` is the expected shape as the
@@ -38,7 +43,7 @@ def as_parameter(value, function, name, shape, described):
     else:
         array = tensor.data
     check_float_array(array, function, name)
-    if array.ndim != len(shape) or any(n != e if e is not None else n < 1 for e, n in zip(shape, array.shape)):
+    if array.ndim != len(shape) or any(e is not None and n != e for e, n in zip(shape, array.shape)):
         fail(function, name, f"shape {described}", f"shape {tuple(array.shape)}")
     return tensor if tensor is not None else Tensor(array)
 

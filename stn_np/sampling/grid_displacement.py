@@ -21,7 +21,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from .coords import pixel_size
-from ..validation import check_bool, check_size
+from ..validation import check_bool, check_size, fail
 from .grid_common import as_parameter, base_points
 
 __all__ = ["DisplacementGridFunction", "displacement_grid"]
@@ -78,9 +78,12 @@ def displacement_grid(flow, input_size=None, align_corners=False):
     align_corners = check_bool(align_corners, "displacement_grid", "align_corners")
     if input_size is None:
         flow = as_parameter(flow, "displacement_grid", "flow", (None, None, None, 2), "(N, H, W, 2)")
-        n, h_in, w_in = flow.shape[:3]
+        n, h_in, w_in = flow.shape[0], max(flow.shape[1], 1), max(flow.shape[2], 1)  # an empty flow scales nothing
     else:
-        n, _, h_in, w_in = check_size(input_size, "displacement_grid", "input_size")
+        n, _, h_in, w_in = check_size(input_size, "displacement_grid", "input_size", minimum=0)
+        if min(h_in, w_in) < 1:
+            fail("displacement_grid", "input_size", "(N, C, H_in, W_in) with H_in, W_in >= 1 (the image to sample)",
+                 input_size)
         flow = as_parameter(flow, "displacement_grid", "flow", (n, None, None, 2), f"(N, H, W, 2) with N = input_size[0] = {n}")
     scale = (pixel_size(w_in, align_corners), pixel_size(h_in, align_corners))
     return DisplacementGridFunction.apply(flow, scale=scale, align_corners=align_corners)

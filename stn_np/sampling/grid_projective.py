@@ -60,7 +60,7 @@ class ProjectiveGridFunction(Function):
         B = np.empty((points.shape[0], 3), dtype=points.dtype)
         B[:, :2] = points
         B[:, 2] = 1
-        g = g.reshape(g.shape[0], -1, 2)
+        g = g.reshape(g.shape[0], g.shape[1] * g.shape[2], 2)
         gx, gy = g[..., 0], g[..., 1]
         gu, gv = gx / w, gy / w
         gw = -(gx * xs + gy * ys) / w * free

@@ -14,6 +14,7 @@ from ..validation import check_image_and_grid
 from .kernels import BILINEAR, resolve_kernel
 from .matrix import build_operator
 from .padding import check_padding, frame_image, unframe_gradient
+from .subgradients import check_subgradient
 
 __all__ = ["GridSampleFunction", "grid_sample"]
 
@@ -43,11 +44,11 @@ class GridSampleFunction(Function):
     """
 
     @staticmethod
-    def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False):
+    def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False, subgradient="pytorch"):
         N, C, H, W = U.shape
         _, Ho, Wo, _ = grid.shape
         position_derivatives = ctx.needs_input_grad[1] and kernel.has_position_gradient
-        op = build_operator(grid, H, W, kernel, padding_mode, align_corners, position_derivatives)
+        op = build_operator(grid, H, W, kernel, padding_mode, align_corners, position_derivatives, subgradient)
         X = frame_image(U, op.frame, padding_mode, align_corners)
         Y = op.S @ X  # (N*Ho*Wo, C)
         ctx.op, ctx.grid_shape, ctx.image_shape = op, grid.shape, U.shape
@@ -60,7 +61,8 @@ class GridSampleFunction(Function):
     def backward(ctx, g):
         N, C, H, W = ctx.image_shape
         op = ctx.op
-        G = g.reshape(N, C, -1).transpose(0, 2, 1).reshape(-1, C)  # (N*Ho*Wo, C)
+        _, Ho, Wo, _ = ctx.grid_shape
+        G = g.reshape(N, C, Ho * Wo).transpose(0, 2, 1).reshape(N * Ho * Wo, C)
         gU = ggrid = None
         if ctx.needs_input_grad[0]:
             gU = unframe_gradient(op.S.T @ G, ctx.image_shape, op.frame, *ctx.padding)
@@ -73,7 +75,7 @@ class GridSampleFunction(Function):
         return gU, ggrid
 
 
-def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=False, subgradient="pytorch"):
     r"""Sample images at the points of a grid, differentiably (PyTorch's ``grid_sample`` contract).
 
     The paper's sampler (Jaderberg et al. 2015, eq. 3)::
@@ -87,10 +89,11 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         x^s = ((c_x + 1) W - 1) / 2      (align_corners=False: -1, +1 are the image's outer edges)
         x^s = (c_x + 1) (W - 1) / 2      (align_corners=True: -1, +1 are the corner pixel centres)
 
-    and alike for y with H. Outside the image the sum reads the padded image ``U_pad``:
-    0 (``zeros``), the nearest edge pixel (``border``) or the image mirrored at its edges,
-    repeated (``reflection``) — see :func:`stn_np.sampling.reference_sample` for why this equals
-    PyTorch's clipping and reflecting of coordinates.
+    and alike for y with H, with PyTorch's rounding (:func:`stn_np.sampling.normalized_to_pixel`:
+    the first as one fused multiply-add). Outside the image the sum reads the padded image
+    ``U_pad``: 0 (``zeros``), the nearest edge pixel (``border``) or the image mirrored at its
+    edges, repeated (``reflection``) — see :func:`stn_np.sampling.reference_sample` for why this
+    equals PyTorch's clipping and reflecting of coordinates.
 
     Gradients (hand-derived; ``g`` = dL/dV)::
 
@@ -100,55 +103,71 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     Through padding: ``border`` clips, so beyond the edge the sample is constant and its
     position gradient 0; ``reflection`` mirrors, so each reflection flips the gradient's sign.
-    Both fall out of differentiating ``U_pad`` interpolated at the raw position.
+
+    Where the sample has a kink (bilinear at a pixel centre; the bounds of ``border`` and
+    ``reflection``) the derivative does not exist and ``subgradient`` chooses
+    (:mod:`stn_np.sampling.subgradients`). The default, ``"pytorch"``, is PyTorch's exactly:
+    the derivative from the right at a pixel centre (from the left where reflection mirrors
+    the image), and 0 at and beyond the first and last pixel centre under ``border`` and
+    ``reflection`` for bilinear and nearest. ``"central"`` takes the mean of the two one-sided
+    derivatives, the central difference ``(U[m+1] - U[m-1]) / 2`` at a pixel centre: at the
+    identity grid every point sits on a kink, so this choice alone decides the gradient that
+    starts a spatial transformer's training.
 
     Parameters
     ----------
     input : Tensor or ndarray, shape (N, C, H, W)
-        float32 or float64; any N, C, H, W >= 1.
+        float32 or float64; H, W >= 1; N or C may be 0 (an empty result, as in PyTorch).
     grid : Tensor or ndarray, shape (N, H_out, W_out, 2)
-        Same dtype as ``input``; last axis (x, y). A positive x translation of the grid moves
-        the content left.
-    mode : {"bilinear", "nearest", "bicubic"}
-        ``bilinear``: ``k(d) = max(0, 1 - |d|)``, ``k'(d) = -sign(d)`` (taking the derivative from
-        the right at the kinks, as PyTorch does, so a point exactly on a pixel still has a
-        gradient). ``nearest``: the paper's integer kernel, ``V = U at floor(x^s + 0.5)``; exact
-        half-pixel ties round *up* (PyTorch rounds them to even: the one deliberate
-        difference). Its grid gradient is zero: the integer kernel is piecewise constant in the
-        position, which is why the paper trains with bilinear sampling; the input gradient is
-        the usual ``S^T g``. ``bicubic``: Keys' cubic convolution with A = -0.75 over 4 x 4
-        taps, each tap padded separately, exactly as PyTorch does.
+        Same dtype as ``input``; last axis (x, y); H_out or W_out may be 0. A positive x
+        translation of the grid moves the content left.
+    mode : {"bilinear", "nearest", "bicubic"} or Kernel
+        ``bilinear``: ``k(d) = max(0, 1 - |d|)``, ``k'(d) = -sign(d)`` (at the kinks as
+        ``subgradient`` says). ``nearest``: the paper's integer kernel, ``V = U at
+        floor(x^s + 0.5)`` (evaluated exactly); exact half-pixel ties round *up* (PyTorch rounds
+        them to even: the one deliberate difference). Its grid gradient is zero: the integer
+        kernel is piecewise constant in the position, which is why the paper trains with
+        bilinear sampling; the input gradient is the usual ``S^T g``. ``bicubic``: Keys' cubic
+        convolution with A = -0.75 over 4 x 4 taps, each tap padded separately, exactly as
+        PyTorch does (C^1: no kinks). A :class:`~stn_np.sampling.Kernel` of your own works too.
     padding_mode : {"zeros", "border", "reflection"}
     align_corners : bool
+    subgradient : {"pytorch", "central"}
+        The derivative at kinks (above). Values never depend on it.
 
     Returns
     -------
     Tensor, shape (N, C, H_out, W_out), the input's dtype
         Equal to PyTorch 2.x's ``torch.nn.functional.grid_sample`` in values and in both
-        gradients (apart from the ``nearest`` ties above).
+        gradients (with ``subgradient="pytorch"``), apart from the ``nearest`` ties above:
+        to 1e-12 relative in float64 at every point of the stored references, kinks, edges,
+        ties and PyTorch's own identity grid included (``tests/test_grid_sample_kinks.py``).
 
     Notes
     -----
-    Non-finite grid points have a defined result. NaN (in x or y) samples 0 with zero
-    gradient for the input and the grid. +-inf is "far outside": 0 with zero gradients for
-    ``zeros``; for ``border`` the edge (its limit), with zero gradient along the infinite
-    coordinate (moving along the edge still counts); for ``reflection`` 0 with zero gradients,
-    as a mirrored image has no limit at infinity. Huge finite coordinates (1e6, 1e300) behave
-    as their padding mode says. Non-finite *image* values reach only the samples whose taps
-    read them. No RuntimeWarning is raised for any of these.
+    Non-finite grid points have a defined result (PyTorch 2.13's CPU kernel returns NaN for
+    them, or crashes). NaN (in x or y) samples 0 with zero gradient for the input and the
+    grid. +-inf is "far outside": 0 with zero gradients for ``zeros``; for ``border`` the edge
+    (its limit), with zero gradient along the infinite coordinate (moving along the edge still
+    counts); for ``reflection`` 0 with zero gradients, as a mirrored image has no limit at
+    infinity. Huge finite coordinates (1e6, 1e300) behave as their padding mode says; a float32
+    coordinate whose pixel position overflows (beyond ~3e38 / W) counts as infinite.
+    Non-finite *image* values reach only the samples whose taps read them. No RuntimeWarning
+    is raised for any of these.
 
     With ``nearest`` and ``reflection``, positions are mirrored into the image before
-    rounding, so the round-half-up rule applies to the mirrored position.
+    rounding (as in PyTorch), so the round-half-up rule applies to the mirrored position.
 
     Cost: one sparse product with ``ntaps**2`` non-zeros per output point forward; one for
-    the input gradient and two for the grid gradient backward; no dense (output x input)
-    array is made. Computation stays in the input's dtype.
+    the input gradient and two for the grid gradient backward (with ``"central"`` the window
+    is one tap wider on each side); no dense (output x input) array is made. Computation stays
+    in the input's dtype.
 
     Raises
     ------
     ValueError
-        For wrong shapes (naming the argument and the expected shape), an unknown ``mode`` or
-        ``padding_mode``.
+        For wrong shapes (naming the argument and the expected shape), an unknown ``mode``,
+        ``padding_mode`` or ``subgradient``.
     TypeError
         For dtypes other than float32/float64, or an input and grid of different dtypes.
 
@@ -163,8 +182,21 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     >>> grid[..., 0] += 2 / 4     # shift the sampling grid right by one pixel: content moves left
     >>> grid_sample(U, grid).data[0, 0, 0]
     array([1., 2., 3., 0.])
+
+    At a pixel centre the two conventions differ (the row 0, 1, 3, 6 has slopes 1, 2, 3):
+
+    >>> from stn_np import Tensor
+    >>> row = np.array([[[[0.0, 1.0, 3.0, 6.0]]]])
+    >>> for subgradient in ("pytorch", "central"):
+    ...     point = Tensor(np.array([[[[0.25, 0.0]]]]), requires_grad=True)  # pixel x = 2 exactly
+    ...     grid_sample(row, point, subgradient=subgradient).backward(np.ones((1, 1, 1, 1)))
+    ...     print(subgradient, point.grad[0, 0, 0, 0] / 2)                   # per pixel (W / 2 = 2)
+    pytorch 3.0
+    central 2.5
     """
     kernel = resolve_kernel(mode, "grid_sample")
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "grid_sample")
+    subgradient = check_subgradient(subgradient, "grid_sample")
     input, grid = check_image_and_grid(input, grid, "grid_sample")
-    return GridSampleFunction.apply(input, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners)
+    return GridSampleFunction.apply(input, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners,
+                                    subgradient=subgradient)

@@ -139,7 +139,7 @@ class TPSGridFunction(Function):
     @staticmethod
     def backward(ctx, g):
         (matrix,) = ctx.saved_arrays
-        g = g.reshape(g.shape[0], -1, 2)
+        g = g.reshape(g.shape[0], matrix.shape[0], 2)
         return np.matmul(matrix.T, g)
 
 

@@ -10,6 +10,15 @@ and differentiates it (eqs. 6-7)::
     dV_i^c / dU_nm^c = k(x_i^s - m) k(y_i^s - n)
     dV_i^c / dx_i^s  = sum_n sum_m U_nm^c k'(x_i^s - m) k(y_i^s - n)      (and alike for y)
 
+The paper writes these for bilinear only, and its eq. 7 is corrected here in two ways. Its
+``k'`` is ``0`` for ``|m - x| >= 1``, ``+1`` for ``m >= x`` and ``-1`` for ``m < x``: at an
+integer ``x = m`` that gives tap ``m`` the weight +1 and its neighbours 0, so
+``dV/dx = U_m``, which is neither one-sided derivative (``U_{m+1} - U_m`` and
+``U_m - U_{m-1}``) nor a difference of pixels at all. stn_np takes ``k'`` from the right (or
+the central mean, :mod:`stn_np.sampling.subgradients`) instead. And the sums run over
+``U_pad``, the padded image, not ``U``: with border or reflection padding the pixels outside
+the image matter (docs/derivations.md, sections 3 and 5).
+
 A kernel object holds ``k``, ``k'`` and the radius of its support. Three are built in:
 
 ========== =========================================== ================================
@@ -44,7 +53,7 @@ import numpy as np
 from ..validation import check_number, describe, fail
 
 __all__ = ["Kernel", "BilinearKernel", "IntegerKernel", "BicubicKernel", "BILINEAR", "INTEGER", "BICUBIC",
-           "KERNELS", "resolve_kernel"]
+           "KERNELS", "resolve_kernel", "fraction", "tap_distances"]
 
 
 class Kernel:
@@ -146,17 +155,92 @@ class Kernel:
             one long contiguous array; ``derivatives`` may be a read-only broadcast view).
         """
         reach = math.ceil(self.radius)
-        floor = np.floor(x)
-        d = x - (floor + np.arange(1 - reach, reach + 1, dtype=x.dtype)[:, None])
+        floor, d = tap_distances(x, 1 - reach, 2 * reach, reach)
         return floor.astype(index_dtype) + (1 - reach), self.k(d), self.dk(d)
+
+    def central_dk(self, d):
+        """The mean of the derivatives from the left and from the right, ``(k'(d-) + k'(d+)) / 2``.
+
+        For an even kernel the left derivative at ``d`` is ``-k'(-d)`` taken from the right,
+        so this is ``(k'(d) - k'(-d)) / 2`` with the contract's ``k'``: equal to ``k'`` off the
+        kinks, the average of the two slopes on them (bilinear: ``k'(0) = 0``,
+        ``k'(+-1) = -+1/2``).
+        """
+        return (self.dk(d) - self.dk(-d)) / 2
+
+    def central_taps(self, x, at, index_dtype=np.int64):
+        """Taps with ``k`` at ``x`` and the central derivative ``central_dk`` at ``at``.
+
+        ``at`` is ``x`` moved onto a kink where it lies within rounding of one
+        (:func:`stn_np.sampling.subgradients.snap_to_kinks`). The central derivative at a
+        kink reads one pixel more than the kernel's own taps: bilinear at a pixel centre
+        ``m`` needs ``U(m - 1)`` and ``U(m + 1)`` while its taps are ``floor(x)`` and
+        ``floor(x) + 1``. So the window is widened by one tap on each side, which also holds
+        the taps of ``at`` when it lies on the other side of an integer than ``x``.
+
+        Returns
+        -------
+        first : ndarray, shape (P,)
+            The taps are ``first + j`` for ``j`` in ``range(ntaps + 2)``.
+        weights, derivatives : ndarray, shape (ntaps + 2, P)
+            ``k(x - first - j)`` (zero on the two extra taps) and ``central_dk(at - first - j)``.
+        """
+        reach = math.ceil(self.radius)
+        start, count = -reach, 2 * reach + 2
+        floor, d = tap_distances(x, start, count, reach + 1)
+        # the same taps seen from ``at``: floor(at) is floor(x) or one off it
+        offset = floor - np.floor(at)
+        _, d_at = tap_distances(at, start, count, reach + 1)
+        d_at = d_at - offset
+        return floor.astype(index_dtype) + start, self.k(d), self.central_dk(d_at)
+
+
+def fraction(x, reach):
+    """``floor(x)`` and the fraction ``t = x - floor(x)``, kept on the side of every integer.
+
+    ``t`` is rounded *down* onto a grid of spacing ``q`` (a few ulps) on which ``t - j`` is
+    exact for every integer ``j`` with ``|t - j| <= reach + 1``, and held below 1. Without
+    that, ``x`` an ulp below an integer can round ``t`` up to exactly 1, and ``t - 2`` can
+    round up onto ``-1``: a distance on the wrong side of a kink of ``k`` (the bilinear
+    derivative from the right is +1 at ``-1`` and 0 just left of it). Rounding down keeps
+    every distance within its interval ``[i, i + 1)``, so a derivative from the right stays
+    one; the position moves by less than ``q`` (``4e-16`` pixel for bilinear in float64).
+
+    Returns
+    -------
+    floor, t : ndarray, x's shape and dtype
+    """
+    dtype = x.dtype
+    q = dtype.type(np.finfo(dtype).eps * 2.0 ** (math.ceil(math.log2(reach + 2)) - 1))
+    floor = np.floor(x)
+    t = np.minimum(np.floor((x - floor) / q) * q, dtype.type(1) - q)
+    return floor, t
+
+
+def tap_distances(x, start, count, reach):
+    """``floor(x)`` and the distances ``x - (floor(x) + j)`` for ``j = start, ..., start + count - 1``.
+
+    Computed as ``t - j`` from :func:`fraction`, so that no distance within ``reach + 1`` of
+    0 lies on the wrong side of an integer (where the built-in kernels have their kinks).
+
+    Returns
+    -------
+    floor : ndarray, x's shape and dtype
+    d : ndarray, shape (count,) + x.shape
+    """
+    floor, t = fraction(x, reach)
+    return floor, t - np.arange(start, start + count, dtype=x.dtype).reshape((-1,) + (1,) * x.ndim)
 
 
 class BilinearKernel(Kernel):
     """Bilinear: ``k(d) = max(0, 1 - |d|)``, ``k'(d) = -sign(d)`` on ``|d| < 1``.
 
-    At the kinks the derivative from the right is used: ``k'(0) = -1``, ``k'(-1) = +1``,
-    ``k'(1) = 0``. So a sample exactly on a pixel gets the forward difference
-    ``U(m + 1) - U(m)`` as its position gradient (as PyTorch computes), never 0.
+    At the kinks ``dk`` is the derivative from the right: ``k'(0) = -1``, ``k'(-1) = +1``,
+    ``k'(1) = 0``. So a sample exactly on a pixel inside the image gets the forward difference
+    ``U(m + 1) - U(m)`` as its position gradient, as PyTorch computes it (at the image's
+    bounds under border and reflection padding PyTorch, and stn_np by default, give 0:
+    :mod:`stn_np.sampling.subgradients`). ``central_dk`` gives ``k'(0) = 0``,
+    ``k'(+-1) = -+1/2``: the central difference ``(U(m + 1) - U(m - 1)) / 2``.
     """
 
     def __init__(self):
@@ -187,6 +271,15 @@ class IntegerKernel(Kernel):
     ``V_i = U at m = floor(x_i + 0.5)``: exact half-pixel ties round up (PyTorch's ``nearest``
     rounds them to even). The sample is piecewise constant in the position, so the position
     gradient is zero wherever it exists; that is why the paper trains with bilinear sampling.
+
+    The rule is evaluated exactly, as ``-0.5 <= d < 0.5`` and ``floor(x) + [x - floor(x) >= 0.5]``:
+    computing ``x + 0.5`` first would round ``x = 0.5 - 2**-54`` up to 1 and read the wrong
+    pixel.
+
+    >>> import numpy as np
+    >>> x = np.array([0.49999999999999994, 0.5, 2.5, -0.5])
+    >>> INTEGER.taps(x)[0], np.floor(x + 0.5).astype(int)  # exact, against the naive formula
+    (array([0, 1, 3, 0]), array([1, 1, 3, 0]))
     """
 
     has_position_gradient = False
@@ -195,7 +288,7 @@ class IntegerKernel(Kernel):
         super().__init__("integer", None, None, 0.5)
 
     def k(self, d):
-        return (np.floor(d + 0.5) == 0).astype(d.dtype)
+        return ((d >= -0.5) & (d < 0.5)).astype(d.dtype)
 
     def dk(self, d):
         return np.zeros_like(d)
@@ -208,7 +301,9 @@ class IntegerKernel(Kernel):
         # One tap with weight exactly 1: evaluating k(x - m) in floating point could lose or
         # double the sample when x - m rounds onto a half-integer.
         ones = np.broadcast_to(np.ones((1, 1), dtype=x.dtype), (1,) + x.shape)
-        return np.floor(x + 0.5).astype(index_dtype), ones, np.zeros_like(ones)
+        floor = np.floor(x)
+        nearest = floor.astype(index_dtype) + (x - floor >= 0.5)  # x - floor(x) is exact
+        return nearest, ones, np.zeros_like(ones)
 
 
 class BicubicKernel(Kernel):

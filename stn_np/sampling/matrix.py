@@ -23,6 +23,7 @@ from ..validation import check_grid, fail, values_of
 from .coords import coordinate_scale, normalized_to_pixel
 from .kernels import resolve_kernel
 from .padding import check_padding, fold_coordinates, frame_width, pad_index
+from .subgradients import kink_tolerance, snap_to_kinks, zero_at_bounds
 
 __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_matrix"]
 
@@ -71,22 +72,29 @@ class SamplingOperator:
         return out
 
 
-def _axis_taps(coord, size, kernel, padding_mode, align_corners, position_derivatives, itype):
+def _axis_taps(coord, size, kernel, padding_mode, align_corners, subgradient, position_derivatives, itype):
     """Taps along one axis: the first tap's position, k, and k' times d(pixel)/d(coord).
 
     Returns ``first`` ((P,), ``itype``, in pixels of the image, not the frame), ``live``
     ((P,) bool or None when all points are live), ``w`` and ``dw`` ((T, P), coord's dtype;
     ``dw`` is None unless asked for). Tap arrays are (taps, points) so that each row is one
-    long contiguous array.
+    long contiguous array. With the "central" subgradient and derivatives the window has
+    ``T = ntaps + 2`` taps (:meth:`Kernel.central_taps`), else ``T = ntaps``.
     """
     dtype = coord.dtype
     scale = coordinate_scale(size, align_corners)
-    with np.errstate(invalid="ignore"):
-        pixel = normalized_to_pixel(coord, size, align_corners)
+    pixel = normalized_to_pixel(coord, size, align_corners)
     if scale == 0:  # a one-pixel axis with align_corners: keep +-inf infinite (inf * 0 is NaN)
         pixel = np.where(np.isinf(coord), coord, pixel)
-    pixel, live, slope = fold_coordinates(pixel, size, kernel.radius, padding_mode, align_corners)
-    first, w, dw = kernel.taps(pixel, itype)
+    central = position_derivatives and subgradient == "central"
+    tolerance = kink_tolerance(pixel, size) if central else None
+    pixel, live, slope = fold_coordinates(pixel, size, kernel.radius, padding_mode, align_corners,
+                                          zero_at_bounds=position_derivatives
+                                          and zero_at_bounds(kernel, padding_mode, subgradient))
+    if central:
+        first, w, dw = kernel.central_taps(pixel, snap_to_kinks(pixel, tolerance), itype)
+    else:
+        first, w, dw = kernel.taps(pixel, itype)
     if not position_derivatives:
         return first, live, w, None
     if slope is None and dw.strides[-1] == 0:  # k' constant over the points (bilinear): stay a view
@@ -96,22 +104,26 @@ def _axis_taps(coord, size, kernel, padding_mode, align_corners, position_deriva
     return first, live, w, dw
 
 
-def build_operator(grid, height, width, kernel, padding_mode, align_corners, position_derivatives=False):
+def build_operator(grid, height, width, kernel, padding_mode, align_corners, position_derivatives=False,
+                   subgradient="pytorch"):
     """Build the :class:`SamplingOperator` of ``grid`` (ndarray (N, H_out, W_out, 2)) on H x W images.
 
-    With ``position_derivatives`` it keeps what :meth:`SamplingOperator.grid_gradient` needs.
-    No array bigger than ``N H_out W_out ntaps**2`` is made.
+    With ``position_derivatives`` it keeps what :meth:`SamplingOperator.grid_gradient` needs,
+    under the ``subgradient`` convention (:mod:`stn_np.sampling.subgradients`; "central"
+    widens every point's window by one tap on each side). No array bigger than
+    ``N H_out W_out T**2`` is made (``T`` taps per axis).
     """
     N, Ho, Wo, _ = grid.shape
     P = N * Ho * Wo
-    T = kernel.ntaps
-    frame = frame_width(kernel.radius, padding_mode)
+    wide = position_derivatives and subgradient == "central"
+    T = kernel.ntaps + (2 if wide else 0)
+    frame = frame_width(kernel.radius, padding_mode) + (1 if wide else 0)
     Hp, Wp = height + 2 * frame, width + 2 * frame
     sink = N * Hp * Wp
     nnz = P * T * T
     itype = np.int32 if max(sink + 1, nnz + 1) < 2**31 else np.int64
     flat = grid.reshape(P, 2)
-    args = (kernel, padding_mode, align_corners, position_derivatives, itype)
+    args = (kernel, padding_mode, align_corners, subgradient, position_derivatives, itype)
     first_x, live_x, wx, dwx = _axis_taps(flat[:, 0], width, *args)
     base, live_y, wy, dwy = _axis_taps(flat[:, 1], height, *args)
 
@@ -157,12 +169,11 @@ def framing_matrix(batch, height, width, frame, padding_mode, align_corners, dty
 
 def _input_hw(input_size, batch):
     size = tuple(input_size) if isinstance(input_size, (tuple, list)) else None
-    ok = size is not None and len(size) in (2, 4) and all(isinstance(s, (int, np.integer)) and s >= 1 for s in size)
-    if ok and len(size) == 4 and size[0] != batch:
-        ok = False
+    ok = size is not None and len(size) in (2, 4) and all(isinstance(s, (int, np.integer)) for s in size)
+    ok = ok and min(size[-2:]) >= 1 and min(size) >= 0 and (len(size) == 2 or size[0] == batch)
     if not ok:
         fail("sampling_matrix", "input_size",
-             f"(H, W) or (N, C, H, W) of positive ints with N = {batch}, the grid's batch size", input_size)
+             f"(H, W) or (N, C, H, W) of ints with H, W >= 1 and N = {batch}, the grid's batch size", input_size)
     return int(size[-2]), int(size[-1])
 
 
@@ -176,9 +187,9 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
     Parameters
     ----------
     grid : Tensor or ndarray, shape (N, H_out, W_out, 2)
-        Normalised coordinates, last axis (x, y), float32 or float64.
+        Normalised coordinates, last axis (x, y), float32 or float64. N, H_out, W_out may be 0.
     input_size : tuple
-        ``(H, W)`` or ``(N, C, H, W)`` of the images to be sampled.
+        ``(H, W)`` or ``(N, C, H, W)`` of the images to be sampled (H, W >= 1).
     mode : {"bilinear", "nearest", "bicubic"} or Kernel
     padding_mode : {"zeros", "border", "reflection"}
     align_corners : bool
@@ -198,9 +209,12 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
     --------
     >>> import numpy as np
     >>> from stn_np.sampling import identity_grid
-    >>> S = sampling_matrix(identity_grid(2, 3)[None], (2, 3))
-    >>> S.shape, S.nnz, bool(np.allclose(S.toarray(), np.eye(6)))
-    ((6, 6), 6, True)
+    >>> S = sampling_matrix(identity_grid(2, 4)[None], (2, 4))
+    >>> S.shape, S.nnz, bool(np.array_equal(S.toarray(), np.eye(8)))
+    ((8, 8), 8, True)
+
+    (On a 3-pixel axis PyTorch's identity grid, and so ours, puts a point an ulp off its
+    pixel centre: its row then holds a weight of about 1e-16 on the neighbour too.)
     """
     kernel = resolve_kernel(mode, "sampling_matrix")
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "sampling_matrix")

@@ -20,7 +20,10 @@ The fast sampler never needs more of ``U_pad`` than a thin *frame* around the im
 1. :func:`fold_coordinates` moves each sample position to an equivalent one near the image.
    Beyond the kernel's reach ``U_pad`` is constant (``border``) or zero (``zeros``), so
    positions farther out are clipped; ``U_pad`` is symmetric about each mirror line, so a
-   ``reflection`` position is mirrored into the image (its derivative flips sign each time).
+   ``reflection`` position is mirrored into the image (its derivative flips sign each time),
+   with PyTorch's arithmetic. It also carries PyTorch's rule at the image's bounds: zero
+   position gradient at and beyond the first and last pixel centre under ``border`` and
+   ``reflection`` (``zero_at_bounds``; :mod:`stn_np.sampling.subgradients`).
 2. :func:`frame_image` copies the image into a buffer with a frame of ``frame_width`` pixels
    holding ``U_pad`` (it is :func:`numpy.pad` with the matching mode), laid out
    (pixels, channels) for the sparse product; every tap then reads the buffer directly.
@@ -100,7 +103,7 @@ def pad_index(m, size, padding_mode, align_corners):
     return np.where(r < size, r, mirror), None
 
 
-def fold_coordinates(pixel, size, radius, padding_mode, align_corners):
+def fold_coordinates(pixel, size, radius, padding_mode, align_corners, zero_at_bounds=False):
     """Move sample positions to equivalent ones near the image; settle NaN and inf.
 
     ``zeros`` and ``border``: positions are clipped to ``[-R - 1, S + R]`` (``R`` the kernel's
@@ -109,8 +112,11 @@ def fold_coordinates(pixel, size, radius, padding_mode, align_corners):
     and its gradient is zero: the slope of the clip.
 
     ``reflection``: ``U_pad`` is symmetric about each mirror line ``L`` and the kernel is
-    even, so ``V(x) = V(2 L - x)``; positions are reduced modulo the period and mirrored into
-    the stretch between the two lines, with slope -1 where mirrored.
+    even, so ``V(x) = V(2 L - x)``; positions are mirrored into the stretch between the two
+    lines, with slope -1 where mirrored. The arithmetic is PyTorch's, operation for
+    operation (distance past the first line, its absolute value reduced by whole double
+    spans with ``trunc``, one more flip where past the middle), because near a mirror line an
+    algebraically equal formula can round to the other side of it.
 
     Non-finite positions: NaN is *dead* (it samples 0 and gets zero gradient) in every mode;
     +-inf is far outside, so it samples 0 for ``zeros``, the edge for ``border``, and is dead
@@ -127,6 +133,11 @@ def fold_coordinates(pixel, size, radius, padding_mode, align_corners):
     padding_mode : {"zeros", "border", "reflection"}
     align_corners : bool
         Chooses the mirror lines.
+    zero_at_bounds : bool
+        Make the slope 0 where the (mirrored) position is at or beyond the first or the last
+        pixel centre, ``x <= 0`` or ``x >= S - 1``: PyTorch's clip of the coordinate for
+        kernels of radius <= 1 under ``border`` and ``reflection``
+        (:func:`stn_np.sampling.subgradients.zero_at_bounds`).
 
     Returns
     -------
@@ -135,11 +146,13 @@ def fold_coordinates(pixel, size, radius, padding_mode, align_corners):
     live : ndarray of bool or None
         False for dead points, whose taps must read nothing; None when every point is live.
     slope : ndarray or None
-        d(returned pixel)/d(input pixel), same dtype: +-1, or 0 where clipped or dead; None
-        where it may be taken as 1 everywhere (with zeros padding a clipped position's taps
-        read only the zero frame, so its gradient is 0 without a slope).
+        d(returned pixel)/d(input pixel), same dtype: +-1, or 0 where clipped, dead or at a
+        bound; None where it may be taken as 1 everywhere (with zeros padding a clipped
+        position's taps read only the zero frame, so its gradient is 0 without a slope).
     """
     dtype = pixel.dtype
+    if pixel.size == 0:
+        return pixel, None, None
     # min and max tell at once whether anything needs doing (NaN makes both NaN)
     lowest, highest = pixel.min(), pixel.max()
     live = None
@@ -149,41 +162,48 @@ def fold_coordinates(pixel, size, radius, padding_mode, align_corners):
             live &= np.isfinite(pixel)
         pixel = np.where(live, pixel, dtype.type(0))
     if padding_mode == "reflection":
-        return _mirror(pixel, size, align_corners, live, lowest, highest)
-    reach = math.ceil(radius) + 1
-    low, high = -reach, size - 1 + reach
-    if live is None and low <= lowest and highest <= high:
-        return pixel, None, None
-    slope = None
-    if padding_mode == "border" or live is not None:
-        slope = (pixel >= low) & (pixel <= high)
+        pixel, slope = _reflect(pixel, size, align_corners)
         if live is not None:
-            slope &= live
-        slope = slope.astype(dtype)
-    np.maximum(pixel, dtype.type(low), out=pixel)
-    np.minimum(pixel, dtype.type(high), out=pixel)
+            slope = slope * live
+    else:
+        reach = math.ceil(radius) + 1
+        low, high = -reach, size - 1 + reach
+        slope = None
+        if live is not None or lowest < low or highest > high:
+            if padding_mode == "border" or live is not None:
+                slope = (pixel >= low) & (pixel <= high)
+                if live is not None:
+                    slope &= live
+                slope = slope.astype(dtype)
+            pixel = np.minimum(np.maximum(pixel, dtype.type(low)), dtype.type(high))
+    if zero_at_bounds:
+        inside = ((pixel > 0) & (pixel < size - 1)).astype(dtype)
+        slope = inside if slope is None else slope * inside
     return pixel, live, slope
 
 
-def _mirror(pixel, size, align_corners, live, lowest, highest):
-    """Reflection's fold: mirror positions into [first line, second line] (see fold_coordinates)."""
+def _reflect(pixel, size, align_corners):
+    """Reflection's fold with PyTorch's arithmetic: the mirrored position and its slope +-1.
+
+    The mirror lines are ``low`` and ``low + S'`` (``low`` = -0.5 and ``S' = S`` with
+    ``align_corners=False``, 0 and ``S - 1`` with True); the pattern repeats every ``2 S'``.
+    """
     dtype = pixel.dtype
-    period = reflection_period(size, align_corners)
-    if period == 0:  # a one-pixel axis with align_corners: every position is the pixel
-        slope = None if live is None else live.astype(dtype)
-        return np.zeros_like(pixel), live, slope
-    first_line = 0 if align_corners else -0.5
-    second_line = first_line + period / 2
-    if live is None and first_line <= lowest and highest <= second_line:
-        return pixel, None, None
-    # distance past the first line, reduced to one period; its second half is the mirror image
-    r = np.mod(pixel - dtype.type(first_line), dtype.type(period))
-    mirrored = r > period / 2
-    r = np.where(mirrored, dtype.type(period) - r, r)
-    slope = np.where(mirrored, dtype.type(-1), dtype.type(1))
-    if live is not None:
-        slope *= live
-    return r + dtype.type(first_line), live, slope
+    if align_corners and size == 1:  # no span: every position is the one pixel, slope 0
+        return np.zeros_like(pixel), np.zeros_like(pixel)
+    low = dtype.type(0 if align_corners else -0.5)
+    twice_span = dtype.type(2 * (size - 1) if align_corners else 2 * size)
+    shifted = pixel - low
+    negative = shifted < 0
+    distance = np.abs(shifted)
+    extra = distance - np.trunc(distance / twice_span) * twice_span
+    reflected = twice_span - extra
+    flip = extra > reflected
+    folded = np.where(flip, reflected, extra) + low
+    # beyond 2**53 pixels the reduction is not exact; keep the taps inside the frame anyway
+    np.clip(folded, low, low + twice_span / 2, out=folded)
+    slope = np.where(flip ^ negative, dtype.type(-1), dtype.type(1))
+    return folded, slope
 
 
 def frame_width(radius, padding_mode):

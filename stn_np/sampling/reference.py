@@ -19,8 +19,9 @@ import numpy as np
 from ..autograd.function import Function
 from ..validation import check_image_and_grid, fail, values_of
 from .coords import coordinate_scale, normalized_to_pixel
-from .kernels import BILINEAR, resolve_kernel
-from .padding import check_padding, reflection_period
+from .kernels import BILINEAR, fraction, resolve_kernel
+from .padding import check_padding, fold_coordinates, frame_width
+from .subgradients import check_subgradient, kink_tolerance, snap_to_kinks, zero_at_bounds
 
 __all__ = ["ReferenceSampleFunction", "reference_sample"]
 
@@ -34,29 +35,6 @@ _NUMPY_PAD = {
 }
 
 
-def _window(pixel, size, radius, padding_mode, align_corners):
-    """Shift positions to equivalent ones near the image; return them and the padding needed.
-
-    The padded image is infinite, but the sum only needs the pixels within ``radius`` of each
-    position. ``zeros``: only the image's own pixels are non-zero, so no padding at all.
-    ``reflection``: U_pad repeats with its period, so positions move by whole periods.
-    ``border``: U_pad is constant beyond the edges, so positions farther out move by whole
-    pixels to just beyond them. Every shift is by a constant, so the gradient passes unchanged.
-    """
-    reach = math.ceil(radius)
-    if padding_mode == "zeros":
-        return pixel, 0
-    if padding_mode == "reflection":
-        period = reflection_period(size, align_corners)
-        if period:
-            pixel = pixel - period * np.floor(pixel / period)
-        return pixel, period + reach + 1
-    low, high = -reach - 1, size + reach
-    pixel = np.where(pixel > high, pixel - np.floor(pixel - high), pixel)
-    pixel = np.where(pixel < low, pixel + np.floor(low - pixel), pixel)
-    return pixel, 2 * reach + 3
-
-
 def _padding_matrix(size, pad, padding_mode, align_corners, dtype):
     """R with ``U_pad = R @ U`` along one axis: ``numpy.pad`` applied to the identity matrix.
 
@@ -66,6 +44,46 @@ def _padding_matrix(size, pad, padding_mode, align_corners, dtype):
     """
     eye = np.eye(size, dtype=dtype)
     return np.pad(eye, ((pad, pad), (0, 0)), mode=_NUMPY_PAD[padding_mode, bool(align_corners)])
+
+
+def _distances(x, pixels, reach):
+    """``x - m`` for every position (..., P) and pixel ``m`` of ``pixels``: shape (..., P, M).
+
+    Taken as ``t - (m - floor(x))`` with :func:`~stn_np.sampling.kernels.fraction`, so that no
+    distance within the kernel's reach rounds across a kink.
+    """
+    floor, t = fraction(x, reach)
+    return t[..., None] - (pixels - floor[..., None])
+
+
+def _axis(coord, size, kernel, padding_mode, align_corners, subgradient):
+    """One axis of the sum: kernel weights and derivatives over a window of padded pixels.
+
+    Returns ``K`` and ``dK`` of shape (N, P, M) — ``k(x_i - m)`` and the coordinate
+    derivative ``dx_i/dc_i k'(x_i - m)`` under the convention, for the M window positions
+    ``m`` — and the padding matrix R (M, size).
+    """
+    dtype = coord.dtype
+    pixel = normalized_to_pixel(coord, size, align_corners)
+    if not np.all(np.isfinite(pixel)):
+        fail("reference_sample", "grid", "coordinates whose pixel positions are finite (grid_sample defines the "
+             "others)", "a coordinate beyond the dtype's range")
+    # The conventions live in the fold (section 5.2 of docs/derivations.md): reflection
+    # mirrors with PyTorch's arithmetic, and the slope is 0 at the bounds where PyTorch clips.
+    folded, _, slope = fold_coordinates(pixel.copy(), size, kernel.radius, padding_mode, align_corners,
+                                        zero_at_bounds=zero_at_bounds(kernel, padding_mode, subgradient))
+    pad = 0 if padding_mode == "zeros" else frame_width(kernel.radius, padding_mode) + 1
+    pixels = np.arange(-pad, size + pad, dtype=dtype)
+    reach = math.ceil(kernel.radius)
+    d = _distances(folded, pixels, reach)
+    K = kernel.k(d)
+    if subgradient == "central":
+        dK = kernel.central_dk(_distances(snap_to_kinks(folded, kink_tolerance(pixel, size)), pixels, reach))
+    else:
+        dK = kernel.dk(d)
+    factor = dtype.type(coordinate_scale(size, align_corners))
+    dK = dK * (factor if slope is None else (slope * factor)[..., None])
+    return K, dK, _padding_matrix(size, pad, padding_mode, align_corners, dtype)
 
 
 class ReferenceSampleFunction(Function):
@@ -78,60 +96,52 @@ class ReferenceSampleFunction(Function):
 
     The sum is finite because ``k`` vanishes beyond its radius: the padded image is
     materialised as ``U_pad = R_y U R_x^T`` over a window wide enough for every point (``R``
-    from :func:`numpy.pad` of the identity), after shifting points by whole periods
-    (reflection) or whole pixels beyond the edge (border), which leaves ``V`` unchanged.
+    from :func:`numpy.pad` of the identity), after moving each position to an equivalent one
+    near the image with the fast sampler's fold (clip beyond the border, mirror for
+    reflection), which leaves ``V`` unchanged and carries the slope ``sigma`` of the fold.
 
     Backward, with ``g`` the upstream gradient::
 
         dL/dU_pad(n, m)^c = sum_i g_i^c k(x_i - m) k(y_i - n);   dL/dU = R_y^T (dL/dU_pad) R_x
         dL/dx_i = sum_c g_i^c sum_{n, m} U_pad(n, m)^c k'(x_i - m) k(y_i - n)   (y alike)
 
-    and ``dL/dgrid = dL/dx * dx/dgrid`` with ``dx/dgrid = W/2`` (or ``(W-1)/2`` with
-    ``align_corners``). Dense: O(N C H_out W_out H W) time and memory, for small inputs.
+    and ``dL/dgrid = dL/dx * sigma * dx/dgrid`` with ``dx/dgrid = W/2`` (or ``(W-1)/2`` with
+    ``align_corners``). At kinks ``k'`` follows the ``subgradient`` convention. Dense:
+    O(N C H_out W_out H W) time and memory, for small inputs.
     """
 
     @staticmethod
-    def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False):
+    def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False, subgradient="pytorch"):
         N, C, H, W = U.shape
         _, Ho, Wo, _ = grid.shape
-        dtype = U.dtype
-        x = normalized_to_pixel(grid[..., 0].reshape(N, Ho * Wo), W, align_corners).astype(dtype, copy=False)
-        y = normalized_to_pixel(grid[..., 1].reshape(N, Ho * Wo), H, align_corners).astype(dtype, copy=False)
-        x, pad_x = _window(x, W, kernel.radius, padding_mode, align_corners)
-        y, pad_y = _window(y, H, kernel.radius, padding_mode, align_corners)
-        Rx = _padding_matrix(W, pad_x, padding_mode, align_corners, dtype)
-        Ry = _padding_matrix(H, pad_y, padding_mode, align_corners, dtype)
+        P = Ho * Wo
+        args = (kernel, padding_mode, align_corners, subgradient)
+        Kx, dKx, Rx = _axis(grid[..., 0].reshape(N, P), W, *args)
+        Ky, dKy, Ry = _axis(grid[..., 1].reshape(N, P), H, *args)
         U_pad = np.einsum("ah,nchw,bw->ncab", Ry, U, Rx, optimize=True)
-        # distances from every point to every (padded) pixel column m and row n
-        dx = x[..., None] - np.arange(-pad_x, W + pad_x, dtype=dtype)
-        dy = y[..., None] - np.arange(-pad_y, H + pad_y, dtype=dtype)
-        Kx, Ky = kernel.k(dx), kernel.k(dy)
         V = np.einsum("ncab,npa,npb->ncp", U_pad, Ky, Kx, optimize=True)
-        ctx.save_for_backward(U_pad, Kx, Ky, dx, dy, Rx, Ry)
-        ctx.kernel = kernel
-        ctx.scale = coordinate_scale(W, align_corners), coordinate_scale(H, align_corners)
+        ctx.save_for_backward(U_pad, Kx, Ky, dKx, dKy, Rx, Ry)
         ctx.grid_shape = grid.shape
         return V.reshape(N, C, Ho, Wo)
 
     @staticmethod
     def backward(ctx, g):
-        U_pad, Kx, Ky, dx, dy, Rx, Ry = ctx.saved_arrays
-        N, C = g.shape[:2]
-        g = g.reshape(N, C, -1)
+        U_pad, Kx, Ky, dKx, dKy, Rx, Ry = ctx.saved_arrays
+        N, C, Ho, Wo = g.shape
+        g = g.reshape(N, C, Ho * Wo)
         gU = ggrid = None
         if ctx.needs_input_grad[0]:
             gU_pad = np.einsum("ncp,npa,npb->ncab", g, Ky, Kx, optimize=True)
             gU = np.einsum("ah,ncab,bw->nchw", Ry, gU_pad, Rx, optimize=True)
         if ctx.needs_input_grad[1]:
             gUk = np.einsum("ncp,ncab->npab", g, U_pad, optimize=True)
-            gx = np.einsum("npab,npa,npb->np", gUk, Ky, ctx.kernel.dk(dx), optimize=True)
-            gy = np.einsum("npab,npa,npb->np", gUk, ctx.kernel.dk(dy), Kx, optimize=True)
-            scale_x, scale_y = ctx.scale
-            ggrid = np.stack([gx * scale_x, gy * scale_y], axis=-1).reshape(ctx.grid_shape).astype(g.dtype, copy=False)
+            gx = np.einsum("npab,npa,npb->np", gUk, Ky, dKx, optimize=True)
+            gy = np.einsum("npab,npa,npb->np", gUk, dKy, Kx, optimize=True)
+            ggrid = np.stack([gx, gy], axis=-1).reshape(ctx.grid_shape).astype(g.dtype, copy=False)
         return gU, ggrid
 
 
-def reference_sample(U, grid, mode=BILINEAR, padding_mode="zeros", align_corners=False):
+def reference_sample(U, grid, mode=BILINEAR, padding_mode="zeros", align_corners=False, subgradient="pytorch"):
     r"""Sample ``U`` at ``grid`` with the kernel ``mode`` by the paper's double sum over all pixels.
 
     ``V_i^c = sum_n sum_m U_nm^c k(x_i^s - m) k(y_i^s - n)``, with ``(x_i^s, y_i^s)`` the grid
@@ -144,14 +154,15 @@ def reference_sample(U, grid, mode=BILINEAR, padding_mode="zeros", align_corners
     ``align_corners=False``, through the corner pixel centres 0 and S - 1 with ``True``).
     This is exactly PyTorch's bicubic, which pads each of its 16 integer taps. PyTorch's
     bilinear and nearest instead clip or reflect the *coordinate*; interpolating ``U_pad`` at
-    the raw coordinate gives the same values and gradients: beyond a border ``U_pad`` is
-    constant, so the sample equals the edge and its gradient is 0 (the clip), and the mirrored
-    ``U_pad`` interpolated at ``x`` equals ``U`` interpolated at the mirrored ``x``, whose
-    derivative is the sign flip of the reflection.
+    the raw coordinate gives the same values (beyond a border ``U_pad`` is constant, and the
+    mirrored ``U_pad`` interpolated at ``x`` equals ``U`` interpolated at the mirrored ``x``),
+    and the gradients differ only at kinks, where ``subgradient`` decides
+    (:mod:`stn_np.sampling.subgradients`; the default is PyTorch's, like ``grid_sample``'s).
 
     Parameters
     ----------
     U : Tensor or ndarray, shape (N, C, H, W)
+        N and C may be 0; H and W may not.
     grid : Tensor or ndarray, shape (N, H_out, W_out, 2), last axis (x, y), finite
         Normalised coordinates, same dtype as ``U``.
     mode : Kernel or {"bilinear", "nearest", "bicubic"}
@@ -159,6 +170,7 @@ def reference_sample(U, grid, mode=BILINEAR, padding_mode="zeros", align_corners
         or a mode name as ``grid_sample`` takes it.
     padding_mode : {"zeros", "border", "reflection"}
     align_corners : bool
+    subgradient : {"pytorch", "central"}
 
     Returns
     -------
@@ -175,7 +187,9 @@ def reference_sample(U, grid, mode=BILINEAR, padding_mode="zeros", align_corners
     """
     kernel = resolve_kernel(mode, "reference_sample")
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "reference_sample")
+    subgradient = check_subgradient(subgradient, "reference_sample")
     U, grid = check_image_and_grid(U, grid, "reference_sample")
     if not np.all(np.isfinite(values_of(grid))):
         fail("reference_sample", "grid", "finite coordinates (grid_sample defines NaN and inf)", "NaN or inf")
-    return ReferenceSampleFunction.apply(U, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners)
+    return ReferenceSampleFunction.apply(U, grid, kernel=kernel, padding_mode=padding_mode,
+                                         align_corners=align_corners, subgradient=subgradient)
