@@ -244,7 +244,7 @@ def save_npz(path, arrays, compressed=False):
         (np.savez_compressed if compressed else np.savez)(f, **checked)
 
 
-def load_npz(path, max_bytes=None):
+def load_npz(path, max_bytes=None, function="load_npz"):
     """Read an ``.npz`` file into a dict of arrays, refusing pickled content and oversized data.
 
     Parameters
@@ -253,6 +253,8 @@ def load_npz(path, max_bytes=None):
     max_bytes : int, optional
         Largest total of array data accepted (default :data:`MAX_INPUT_BYTES`); checked against
         the sizes the members' headers declare, before any is decompressed.
+    function : str
+        The public function named in error messages (a caller such as ``load_checkpoint``).
 
     Raises
     ------
@@ -262,10 +264,10 @@ def load_npz(path, max_bytes=None):
     OSError
         When the file cannot be opened (missing, a directory, no permission).
     """
-    path = check_path(path, "load_npz")
-    limit = _max_bytes(max_bytes, "load_npz")
+    path = check_path(path, function)
+    limit = _max_bytes(max_bytes, function)
     if os.path.isdir(path):
-        raise IsADirectoryError(f"load_npz: path: expected an .npz file, got the folder {path}")
+        raise IsADirectoryError(f"{function}: path: expected an .npz file, got the folder {path}")
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if m.filename.endswith(".npy")]
@@ -275,7 +277,7 @@ def load_npz(path, max_bytes=None):
                     shape, dtype = _npy_header(f, member.filename)
                 declared = math.prod(shape) * dtype.itemsize
                 total += declared
-                check_input_size(total, "load_npz", path, limit, "array data")
+                check_input_size(total, function, path, limit, "array data")
                 headers.append((member, shape, dtype))
             arrays = {}
             for member, shape, dtype in headers:
@@ -284,16 +286,16 @@ def load_npz(path, max_bytes=None):
             return arrays
     except OSError as error:
         if isinstance(error, FileNotFoundError) or isinstance(error, PermissionError):
-            raise type(error)(f"load_npz: path: expected a readable .npz file, got {path} "
+            raise type(error)(f"{function}: path: expected a readable .npz file, got {path} "
                               f"({error.strerror or error})") from None
         detail = error
     except ValueError as error:
-        if str(error).startswith("load_npz:"):
+        if str(error).startswith(f"{function}:"):
             raise
         detail = error
     except Exception as error:  # noqa: BLE001 - zipfile and numpy raise many types for a corrupt archive
         detail = error
-    fail("load_npz", "path", "a readable .npz archive of plain arrays",
+    fail(function, "path", "a readable .npz archive of plain arrays",
          f"{path} ({type(detail).__name__}: {str(detail).splitlines()[0] if str(detail) else 'unreadable'})")
 
 
