@@ -30,6 +30,7 @@ with the process), so the next run recognises it as stale and takes it over.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -55,7 +56,8 @@ try:  # POSIX: the kernel releases the lock when its process dies
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-__all__ = ["atomic_write", "save_files", "save_json", "to_json", "save_npz", "load_npz", "save_figure",
+__all__ = ["atomic_write", "save_files", "save_json", "dumps_json", "to_json", "save_npz", "load_npz", "load_npy",
+           "save_figure", "figure_bytes",
            "lock_directory", "remove_temporaries", "check_path", "check_input_size", "MAX_INPUT_BYTES",
            "TEMP_PREFIX", "LOCK_NAME"]
 
@@ -216,9 +218,14 @@ def to_json(obj, function="to_json", argument="obj"):
     return convert(obj, argument)
 
 
+def dumps_json(obj, function="dumps_json"):
+    """``obj`` as indented strict JSON text (see :func:`to_json`: NaN and inf become ``null``)."""
+    return json.dumps(to_json(obj, function), indent=2, allow_nan=False) + "\n"
+
+
 def save_json(path, obj):
     """Write ``obj`` as indented strict JSON (see :func:`to_json`: NaN and inf become ``null``), atomically."""
-    text = json.dumps(to_json(obj, "save_json"), indent=2, allow_nan=False) + "\n"
+    text = dumps_json(obj, "save_json")
     with atomic_write(check_path(path, "save_json"), "w") as f:
         f.write(text)
 
@@ -311,15 +318,54 @@ def _npy_header(f, name):
     return shape, dtype
 
 
+def load_npy(path, max_bytes=None, function="load_npy", argument="path"):
+    """Read one ``.npy`` array without pickle, checking its declared size against the cap first.
+
+    Raises ``ValueError`` (naming ``function``) for a file that is not a plain ``.npy`` array,
+    declares more than ``max_bytes`` (default :data:`MAX_INPUT_BYTES`) or holds less data than
+    its header declares; ``OSError`` when it cannot be opened. ``argument`` names the path in
+    messages (a caller's own argument).
+    """
+    path = check_path(path, function, argument)
+    limit = _max_bytes(max_bytes, function)
+    try:
+        with open(path, "rb") as f:
+            shape, dtype = _npy_header(f, os.path.basename(path))
+            declared = math.prod(shape) * dtype.itemsize
+            check_input_size(declared, function, path, limit, f"{dtype} of shape {shape}", argument)
+            available = os.fstat(f.fileno()).st_size - f.tell()
+            if available < declared:
+                raise ValueError(f"truncated: its header declares {declared} bytes of data, it holds {available}")
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        raise type(error)(f"{function}: {argument}: expected a readable .npy file, got {path} "
+                          f"({error.strerror or error})") from None
+    except ValueError as error:
+        if str(error).startswith(f"{function}:"):
+            raise
+        detail = error
+    except Exception as error:  # noqa: BLE001 - numpy raises several types for a corrupt file
+        detail = error
+    fail(function, argument, "a readable .npy file of a plain array", f"{path} ({type(detail).__name__}: {detail})")
+
+
+def figure_bytes(figure, fmt="png", dpi=100, function="figure_bytes"):
+    """A matplotlib ``Figure`` rendered to bytes (``bbox_inches="tight"``), e.g. for :func:`save_files`."""
+    if not callable(getattr(figure, "savefig", None)):
+        fail(function, "figure", "a matplotlib Figure", f"a {type(figure).__name__}", TypeError)
+    dpi = check_number(dpi, function, "dpi", minimum=0, strict_low=True)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
 def save_figure(figure, path, dpi=100):
     """Save a matplotlib ``Figure`` atomically; the format follows the file extension."""
-    if not callable(getattr(figure, "savefig", None)):
-        fail("save_figure", "figure", "a matplotlib Figure", f"a {type(figure).__name__}", TypeError)
     path = check_path(path, "save_figure")
-    dpi = check_number(dpi, "save_figure", "dpi", minimum=0, strict_low=True)
-    fmt = os.path.splitext(path)[1].lstrip(".") or "png"
+    data = figure_bytes(figure, os.path.splitext(path)[1].lstrip(".") or "png", dpi, "save_figure")
     with atomic_write(path, "wb") as f:
-        figure.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
+        f.write(data)
 
 
 # --------------------------------------------------------------------------- output folders

@@ -75,8 +75,8 @@ def option_error(error, parser, args=None):
             value = getattr(args, action.dest, None)
             name += f" ({value})" if value is not None else ""
         # the same kind of error; a subclass that takes other arguments becomes its base class
-        kind = type(error) if type(error) in (ValueError, TypeError) else ValueError if isinstance(error, ValueError) \
-            else TypeError
+        kind = type(error) if type(error) in (ValueError, TypeError) or isinstance(error, OSError) \
+            else ValueError if isinstance(error, ValueError) else TypeError
         return kind(f"{name}: {match['rest']}")
     return error
 
@@ -127,7 +127,7 @@ def main(argv=None):
     except Exception as error:  # noqa: BLE001 - the CLI promises one line, never a traceback
         if os.environ.get("STN_NP_DEBUG"):
             raise
-        if args is not None and isinstance(error, (ValueError, TypeError)):
+        if args is not None and isinstance(error, (ValueError, TypeError, OSError)):
             status = getattr(error, "exit_status", 2)
             error = option_error(error, _subcommand(parser, args.command), args)
         else:
