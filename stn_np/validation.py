@@ -73,8 +73,10 @@ MEMORY_BUDGET = parse_bytes(os.environ.get("STN_NP_MEMORY_BUDGET", "4G"), "STN_N
 
 def describe(value, limit=60):
     """A short description of ``value`` for an error message (``repr``, or its type and shape)."""
+    if isinstance(value, type):  # a class such as np.int32 (its .shape is a descriptor, not a shape)
+        return value.__name__
     shape = getattr(value, "shape", None)
-    if shape is not None and not isinstance(value, np.generic):
+    if isinstance(shape, tuple) and not isinstance(value, np.generic):
         return f"{type(value).__name__} of shape {tuple(shape)} and dtype {getattr(value, 'dtype', '?')}"
     try:
         text = repr(value)

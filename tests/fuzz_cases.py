@@ -81,16 +81,18 @@ RNG = [("int", 3), ("str", "rng"), ("legacy RandomState", lambda: np.random.Rand
 SIZE4 = [("3 ints", (1, 1, 4)), ("zero side", (1, 1, 0, 4)), ("negative", (1, 1, -2, 4)),
          ("float", (1, 1, 4.5, 4)), ("str", "1144"), ("None", None),
          ("beyond the memory budget", (2, 1, HUGE, HUGE))]
-PAIR = [("zero", 0), ("three ints", (1, 2, 3)), ("str", "2"), ("float", 2.5), ("None", None), ("pair with 0", (1, 0))]
+PAIR = [("zero", 0), ("three ints", (1, 2, 3)), ("str", "2"), ("float", 2.5), ("pair with 0", (1, 0)), ("None", None)]
+STRIDE = PAIR[:-1]  # None means "the kernel size" for pooling
 FLOAT_DTYPE = [("int dtype", np.int32), ("unknown name", "no-such-dtype"), ("complex", np.complex128)]
 PATH = [("None", None), ("int", 3), ("list", ["a"])]
 
 
-def array(shape, dtype=np.float64, ndim_ok=None, extra=()):
+def array(shape, dtype=np.float64, ndim_ok=None, extra=(), ints_ok=False):
     """Bad values for a float array argument whose good value has ``shape``.
 
-    Wrong types (None, str, dict, object arrays), wrong dtypes (int, complex, bool), a wrong
-    number of axes, and ``extra`` hand-written ones.
+    Wrong types (None, str, dict, object arrays), wrong dtypes (complex, bool, and int unless
+    ``ints_ok``: functions documented to take any real values), a wrong number of axes, and
+    ``extra`` hand-written ones.
     """
     shape = tuple(shape)
     bad = [
@@ -98,11 +100,12 @@ def array(shape, dtype=np.float64, ndim_ok=None, extra=()):
         ("str", "abc"),
         ("dict", {"a": 1}),
         ("object array", lambda: np.array([None] * int(np.prod(shape)), dtype=object).reshape(shape)),
-        ("int dtype", lambda: np.ones(shape, dtype=np.int64)),
         ("complex dtype", lambda: np.ones(shape, dtype=np.complex128)),
         ("bool dtype", lambda: np.ones(shape, dtype=bool)),
         ("strings", lambda: np.full(shape, "x")),
     ]
+    if not ints_ok:
+        bad.append(("int dtype", lambda: np.ones(shape, dtype=np.int64)))
     if ndim_ok is None or len(shape) - 1 not in ndim_ok:
         bad.append(("an axis fewer", lambda: np.ones(shape[1:], dtype=dtype)))
     if ndim_ok is None or len(shape) + 1 not in ndim_ok:
@@ -118,7 +121,8 @@ class Target:
     ``call(**kwargs)`` is the function under test (a lambda for methods and layers' forward);
     ``good()`` returns fresh good keyword arguments; ``bad`` maps an argument to its bad
     values, each ``(label, value)`` where ``value`` may be a zero-argument factory.
-    ``argument`` optionally renames an argument for the message check (``{"x": "input"}``).
+    ``argument`` gives the names a message may use for an argument when another is just as right
+    (``{"x": ("x", "weight")}`` where a mismatch between the two may be blamed on either).
     """
 
     name: str
@@ -242,6 +246,13 @@ def _set(key, value):
     return change
 
 
+_DEFAULT = object()  # "no path given": the writer targets write into FILES.folder
+
+
+def _out(path, name):
+    return os.path.join(FILES.folder, name) if path is _DEFAULT else path
+
+
 def _x(shape=(2, 3, 8, 8), dtype=np.float64, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
@@ -353,7 +364,7 @@ def _targets():
                {"flow": array((2, 5, 6, 2), extra=[("last axis 3", lambda: np.zeros((2, 5, 6, 3)))]),
                 "input_size": [("3 ints", (2, 1, 5)), ("zero side", (2, 1, 0, 5)), ("str", "2156"),
                                ("wrong N", (3, 1, 5, 6))],
-                "align_corners": BOOL}),
+                "align_corners": BOOL}, argument={"input_size": ("input_size", "flow")}),
         Target("tps_transform_points", F.tps_transform_points,
                lambda: dict(offsets=np.zeros((1, 16, 2)), points=np.zeros((5, 2))),
                {"offsets": array((1, 16, 2)), "points": array((5, 2), extra=[("3 coordinates", lambda: np.zeros((5, 3)))]),
@@ -381,7 +392,8 @@ def _targets():
         Target("TransformFamily.identity", _family_call("identity"), lambda: dict(batch=2),
                {"batch": [("zero", 0), ("str", "2"), ("float", 1.5), ("huge", 10**12)], "dtype": FLOAT_DTYPE}),
         Target("TransformFamily.grid", _family_call("grid"), lambda: dict(params=_theta(), size=(2, 1, 5, 6)),
-               {"params": array((2, 2, 3)), "size": SIZE4, "align_corners": BOOL}),
+               {"params": array((2, 2, 3)), "size": SIZE4, "align_corners": BOOL},
+               argument={"params": ("params", "theta")}),
         Target("grid_sample", F.grid_sample, lambda: dict(input=img(), grid=_grid()),
                {"input": array((2, 3, 8, 8), extra=[("zero height", lambda: np.ones((2, 3, 0, 8))),
                                                     ("float32 with a float64 grid", lambda: _x(dtype=np.float32))]),
@@ -389,10 +401,11 @@ def _targets():
                                                    ("wrong N", lambda: _grid(n=3)),
                                                    ("beyond the memory budget",
                                                     lambda: np.broadcast_to(np.zeros(2), (2, 40000, 40000, 2)))]),
-                "mode": choice("bilinear"), "padding_mode": choice("zeros"), "align_corners": BOOL}),
+                "mode": choice("bilinear"), "padding_mode": choice("zeros"), "align_corners": BOOL},
+               argument={"input": ("input", "grid")}),
         Target("reference_sample", F.reference_sample, lambda: dict(U=_x((1, 1, 4, 4)), grid=_grid(1, 2, 2)),
                {"U": array((1, 1, 4, 4)), "grid": array((1, 2, 2, 2)), "mode": choice("bilinear"),
-                "padding_mode": choice("zeros"), "align_corners": BOOL}),
+                "padding_mode": choice("zeros"), "align_corners": BOOL}, argument={"U": ("U", "input")}),
         Target("sampling_matrix", F.sampling_matrix, lambda: dict(grid=_grid(), input_size=(8, 8)),
                {"grid": array((2, 5, 6, 2)),
                 "input_size": [("zero side", (0, 8)), ("str", "88"), ("None", None), ("one int", (8,)),
@@ -409,22 +422,22 @@ def _targets():
         # ------------------------------------------------------------------ layers' functions
         Target("conv2d", F.conv2d, lambda: dict(x=img(), weight=_x((4, 3, 3, 3), seed=2)),
                {"x": array((2, 3, 8, 8), extra=[("too small", lambda: np.ones((2, 3, 2, 2)))]),
-                "weight": array((4, 3, 3, 3), extra=[("no output channels", lambda: np.ones((0, 3, 3, 3))),
-                                                     ("0 x 0 kernel", lambda: np.ones((4, 3, 0, 0))),
+                "weight": array((4, 3, 3, 3), extra=[("0 x 0 kernel", lambda: np.ones((4, 3, 0, 0))),
                                                      ("channel mismatch", lambda: np.ones((4, 2, 3, 3)))]),
                 "bias": [("wrong length", lambda: np.ones(3)), ("str", "abc"), ("int dtype", lambda: np.ones(4, int))],
                 "stride": PAIR, "padding": [("negative", -1), ("str", "1"), ("float", 0.5),
-                                            ("beyond the memory budget", HUGE)]}),
+                                            ("beyond the memory budget", HUGE)]},
+               argument={"x": ("x", "weight"), "padding": ("padding", "x")}),
         Target("max_pool2d", F.max_pool2d, lambda: dict(x=img(), kernel_size=2),
-               {"x": array((2, 3, 8, 8)), "kernel_size": PAIR, "stride": PAIR[:-1],
+               {"x": array((2, 3, 8, 8)), "kernel_size": PAIR, "stride": STRIDE,
                 "padding": [("negative", -1), ("str", "1"), ("more than half the kernel", 2)]}),
         Target("avg_pool2d", F.avg_pool2d, lambda: dict(x=img(), kernel_size=2),
-               {"x": array((2, 3, 8, 8)), "kernel_size": PAIR, "stride": PAIR[:-1],
+               {"x": array((2, 3, 8, 8)), "kernel_size": PAIR, "stride": STRIDE,
                 "padding": [("negative", -1), ("str", "1"), ("more than half the kernel", 2)]}),
         Target("linear", F.linear, lambda: dict(x=_x((2, 4)), weight=_x((3, 4), seed=1)),
                {"x": array((2, 4), ndim_ok=(1, 3), extra=[("feature mismatch", lambda: np.ones((2, 5)))]),
                 "weight": array((3, 4), extra=[("feature mismatch", lambda: np.ones((3, 5)))]),
-                "bias": [("wrong length", lambda: np.ones(4)), ("str", "abc")]}),
+                "bias": [("wrong length", lambda: np.ones(4)), ("str", "abc")]}, argument={"weight": ("weight", "x")}),
         Target("relu", F.relu, lambda: dict(x=_x((2, 3))),
                {"x": [("None", None), ("str", "abc"), ("object", lambda: np.array([None], dtype=object)),
                       ("complex", lambda: np.ones(2, complex))]}),
@@ -465,9 +478,9 @@ def _targets():
         Target("Linear.forward", _layer_forward(lambda: nn.Linear(4, 3, dtype=np.float64)), lambda: dict(x=_x((2, 4))),
                {"x": array((2, 4), ndim_ok=(1, 3))}),
         Target("MaxPool2d", nn.MaxPool2d, lambda: dict(kernel_size=2),
-               {"kernel_size": PAIR, "stride": PAIR[:-1], "padding": [("negative", -1), ("str", "1")]}),
+               {"kernel_size": PAIR, "stride": STRIDE, "padding": [("negative", -1), ("str", "1")]}),
         Target("AvgPool2d", nn.AvgPool2d, lambda: dict(kernel_size=2),
-               {"kernel_size": PAIR, "stride": PAIR[:-1], "padding": [("negative", -1), ("str", "1")]}),
+               {"kernel_size": PAIR, "stride": STRIDE, "padding": [("negative", -1), ("str", "1")]}),
         Target("Dropout", nn.Dropout, lambda: dict(p=0.5), {"p": number(0, 1), "rng": RNG}),
         Target("Dropout2d", nn.Dropout2d, lambda: dict(p=0.5), {"p": number(0, 1), "rng": RNG}),
         Target("Flatten", nn.Flatten, lambda: dict(), {"start_dim": [("str", "1"), ("float", 1.5), ("None", None)],
@@ -484,12 +497,12 @@ def _targets():
                lambda: dict(localization=nn.Sequential(nn.Flatten(), nn.Linear(64, 8)), loc_features=8),
                {"localization": [("int", 3), ("None", None), ("function", lambda: (lambda x: x))],
                 "loc_features": integer(1, huge=True), "transform": choice("affine"),
-                "out_size": [("zero", 0), ("str", "8"), ("three", (1, 2, 3)), ("huge", (HUGE, HUGE))],
+                "out_size": [("zero", 0), ("str", "8"), ("three", (1, 2, 3))],
                 "mode": choice("bilinear"), "padding_mode": choice("zeros"), "align_corners": BOOL,
                 "lr_mult": number(0), "dtype": FLOAT_DTYPE, "rng": RNG}),
         Target("param_groups", nn.param_groups, lambda: dict(model=nn.Linear(2, 2), lr=0.1),
-               {"model": [("int", 3), ("None", None)], "lr": number(0, strict=True)}),
-        Target("Module.load_state_dict", lambda state_dict: nn.Linear(2, 2).load_state_dict(state_dict),
+               {"model": [("int", 3), ("None", None)], "lr": number(0)}),
+        Target("Module.load_state_dict", lambda state_dict, strict=True: nn.Linear(2, 2).load_state_dict(state_dict, strict),
                lambda: dict(state_dict=nn.Linear(2, 2).state_dict()),
                {"state_dict": [("None", None), ("list", [1, 2]), ("int", 3),
                                ("wrong shape", lambda: {"weight": np.ones((3, 2), np.float32), "bias": np.ones(2, np.float32)}),
@@ -501,7 +514,7 @@ def _targets():
                {"mode": [("str", "yes"), ("None", None), ("int 2", 2)]}),
         Target("build_model", models.build_model, lambda: dict(name="cnn", input_size=28),
                {"name": choice("cnn"), "input_size": integer(1, huge=True), "lr_mult": number(0),
-                "dtype": FLOAT_DTYPE, "rng": RNG}),
+                "dtype": FLOAT_DTYPE, "rng": RNG}, argument={"name": ("name", "model")}),
         Target("classifier_features", models.classifier_features, lambda: dict(input_size=28),
                {"input_size": integer(1)}),
         Target("init.calculate_gain", init.calculate_gain, lambda: dict(nonlinearity="relu"),
@@ -599,11 +612,13 @@ def _targets():
                lambda: dict(name="mnist", data_dir=_mnist_dir("mnist-ok")),
                {"data_dir": [("empty training split", lambda: _mnist_dir("mnist-empty", images_shape=(0, 28, 28))),
                              ("labels out of range", lambda: _mnist_dir("mnist-labels", train_labels=[0, 200, 1])),
-                             ("20 x 20 with a distortion", lambda: _mnist_dir("mnist-20", images_shape=(3, 20, 20),
-                                                                           test_images_shape=(2, 20, 20))),
                              ("None", None)],
-                "train_size": [("more than the file has", 10)]},
-               ),
+                "train_size": [("more than the file has", 10)]}),
+        Target("make_dataset(mnist, R)", D.make_dataset,
+               lambda: dict(name="mnist", data_dir=_mnist_dir("mnist-ok"), distortion="R"),
+               {"data_dir": [("20 x 20 images", lambda: _mnist_dir("mnist-20", images_shape=(3, 20, 20),
+                                                                  test_images_shape=(2, 20, 20)))]},
+               argument={"data_dir": ("data_dir", "distortion")}),
         Target("load_mnist_like", D.load_mnist_like, lambda: dict(directory=_mnist_dir("mnist-ok")),
                {"directory": [("labels out of range", lambda: _mnist_dir("mnist-labels", train_labels=[0, 200, 1])),
                               ("None", None), ("int", 3)],
@@ -617,30 +632,31 @@ def _targets():
                          ("corrupt gzip", lambda: FILES.path("corrupt.gz", b"\x1f\x8b" + bytes(30))),
                          ("empty", lambda: FILES.path("empty", b"")),
                          ("directory", lambda: FILES.folder)] + PATH,
-                "max_bytes": [("negative", -1), ("str", "1"), ("nan", float("nan")), ("below the file", 1)]}),
-        Target("save_idx", lambda array, path=None: D.save_idx(path or os.path.join(FILES.folder, "out-idx"), array),
+                "max_bytes": [("negative", -1), ("str", "1"), ("nan", float("nan")), ("below the file", 1)]},
+               argument={"max_bytes": ("max_bytes", "path")}, errors={"path": (ValueError, TypeError, OSError)}),
+        Target("save_idx", lambda array, path=_DEFAULT: D.save_idx(_out(path, "out-idx"), array),
                lambda: dict(array=np.zeros((2, 2), np.uint8)),
                {"array": [("bool", lambda: np.zeros(2, bool)), ("complex", lambda: np.zeros(2, complex)),
                           ("0-D", lambda: np.array(3, np.uint8)), ("None", None), ("str", "abc")],
                 "path": [("missing folder", lambda: os.path.join(FILES.folder, "no", "such", "dir", "x")), ("int", 3)]},
                errors={"path": (ValueError, TypeError, FileNotFoundError)}),
         Target("rotation_matrix", D.rotation_matrix, lambda: dict(degrees=[0.0, 90.0]),
-               {"degrees": [("str", "abc"), ("None", None), ("complex", lambda: np.ones(2, complex)),
-                            ("2-D", lambda: np.zeros((2, 2)))]}),
+               {"degrees": [("str", "abc"), ("None", None), ("complex", lambda: np.ones(2, complex))]}),
         Target("similarity_theta", D.similarity_theta,
                lambda: dict(angle=[0.0], scale=[1.0], position=[[21.0, 21.0]], out_size=42),
                {"angle": [("str", "abc"), ("wrong length", [0.0, 1.0])], "scale": [("str", "x"), ("zero", [0.0])],
-                "position": [("1-D", [21.0, 21.0]), ("str", "x")], "out_size": integer(1)}),
+                "position": [("1-D", [21.0, 21.0]), ("str", "x")], "out_size": integer(1)},
+               argument={"angle": ("angle", "scale")}),
         Target("theta_from_pixel_map", D.theta_from_pixel_map,
                lambda: dict(matrix=np.eye(2)[None], offset=np.zeros((1, 2)), in_hw=(28, 28), out_hw=(42, 42)),
-               {"matrix": array((1, 2, 2)), "offset": array((1, 2)),
+               {"matrix": array((1, 2, 2), ints_ok=True), "offset": array((1, 2), ints_ok=True),
                 "in_hw": [("zero", (0, 28)), ("str", "ab"), ("one int", (28,)), ("None", None)],
                 "out_hw": [("zero", (0, 28)), ("str", "ab"), ("None", None)]}),
         # ------------------------------------------------------------------ registration
         Target("register", R.register,
                lambda: dict(fixed=_x((16, 16)), moving=_x((16, 16), seed=1), levels=1, steps=1),
-               {"fixed": array((16, 16), ndim_ok=(3,), extra=[("huge values", lambda: _x((16, 16)) * 1e200)]),
-                "moving": array((16, 16), ndim_ok=(3,)), "transform": choice("affine"), "loss": choice("mse"),
+               {"fixed": array((16, 16), ndim_ok=(3,), ints_ok=True),
+                "moving": array((16, 16), ndim_ok=(3,), ints_ok=True), "transform": choice("affine"), "loss": choice("mse"),
                 "levels": integer(1), "steps": [("negative", -1), ("str", "3"), ("wrong count", [1, 2]), ("float", 1.5)],
                 "lr": number(0, strict=True, allow_none=True), "padding_mode": choice("zeros"),
                 "smoothness": [("with a parametric transform", 0.5)], "patience": integer(1, allow_none=True),
@@ -653,34 +669,35 @@ def _targets():
                           ("complex", lambda: np.zeros((16, 16), complex))],
                 "mode": choice("bilinear")}),
         Target("compose_affine", R.compose_affine, lambda: dict(outer=np.eye(2, 3), inner=np.eye(2, 3)),
-               {"outer": array((2, 3), ndim_ok=(3,), extra=[("3x3", lambda: np.eye(3))]), "inner": array((2, 3), ndim_ok=(3,))}),
+               {"outer": array((2, 3), ndim_ok=(3,), ints_ok=True, extra=[("3x3", lambda: np.eye(3))]),
+                "inner": array((2, 3), ndim_ok=(3,), ints_ok=True)}),
         Target("invert_affine", R.invert_affine, lambda: dict(affine=np.eye(2, 3)),
-               {"affine": array((2, 3), ndim_ok=(3,), extra=[("singular", lambda: np.zeros((2, 3)))])}),
+               {"affine": array((2, 3), ndim_ok=(3,), ints_ok=True, extra=[("singular", lambda: np.zeros((2, 3)))])}),
         Target("theta_to_pixel", R.theta_to_pixel, lambda: dict(theta=np.eye(2, 3), in_size=(4, 8)),
-               {"theta": array((2, 3), ndim_ok=(3,)), "in_size": [("zero", (0, 8)), ("str", "48"), ("None", None)],
+               {"theta": array((2, 3), ndim_ok=(3,), ints_ok=True), "in_size": [("zero", (0, 8)), ("str", "48"), ("None", None)],
                 "out_size": [("zero", (0, 8)), ("str", "48")], "align_corners": BOOL}),
         Target("pixel_to_theta", R.pixel_to_theta, lambda: dict(matrix=np.eye(2, 3), in_size=(4, 8)),
-               {"matrix": array((2, 3), ndim_ok=(3,)), "in_size": [("zero", (0, 8)), ("str", "48"), ("None", None)],
+               {"matrix": array((2, 3), ndim_ok=(3,), ints_ok=True), "in_size": [("zero", (0, 8)), ("str", "48"), ("None", None)],
                 "align_corners": BOOL}),
         Target("diffusion_penalty", R.diffusion_penalty, lambda: dict(field=np.zeros((1, 4, 4, 2))),
                {"field": array((1, 4, 4, 2), extra=[("last axis 3", lambda: np.zeros((1, 4, 4, 3)))])}),
         Target("flow_to_grid", R.flow_to_grid, lambda: dict(flow=np.zeros((4, 4, 2))),
-               {"flow": array((4, 4, 2), ndim_ok=(4,)), "input_size": [("zero", (0, 4)), ("str", "44")],
+               {"flow": array((4, 4, 2), ndim_ok=(4,), ints_ok=True), "input_size": [("zero", (0, 4)), ("str", "44")],
                 "align_corners": BOOL}),
         Target("jacobian_determinant", R.jacobian_determinant, lambda: dict(field=np.zeros((4, 4, 2))),
-               {"field": array((4, 4, 2), ndim_ok=(4,)), "kind": choice("grid"),
+               {"field": array((4, 4, 2), ndim_ok=(4,), ints_ok=True), "kind": choice("grid"),
                 "input_size": [("zero", (0, 4)), ("str", "44")], "align_corners": BOOL}),
         Target("ncc_loss", R.ncc_loss, lambda: dict(x=_x((1, 1, 4, 4)), y=_x((1, 1, 4, 4), seed=1)),
-               {"x": array((1, 1, 4, 4)), "y": array((1, 1, 4, 4)), "eps": number(0)}),
+               {"x": array((1, 1, 4, 4)), "y": array((1, 1, 4, 4)), "eps": number(0)}, argument={"x": ("x", "y")}),
         # ------------------------------------------------------------------ io
-        Target("save_json", lambda obj, path=None: sio.save_json(path or os.path.join(FILES.folder, "x.json"), obj),
+        Target("save_json", lambda obj, path=_DEFAULT: sio.save_json(_out(path, "x.json"), obj),
                lambda: dict(obj={"a": 1.0}),
                {"obj": [("a set", lambda: {"a": {1, 2}}), ("an object", lambda: {"a": object()}),
                         ("non-str keys", lambda: {(1, 2): 3})],
                 "path": PATH + [("missing folder", lambda: os.path.join(FILES.folder, "no", "such", "x.json"))]},
                errors={"path": (ValueError, TypeError, FileNotFoundError)}),
-        Target("save_npz", lambda arrays, path=None, compressed=False: sio.save_npz(
-            path or os.path.join(FILES.folder, "x.npz"), arrays, compressed),
+        Target("save_npz", lambda arrays, path=_DEFAULT, compressed=False: sio.save_npz(
+            _out(path, "x.npz"), arrays, compressed),
                lambda: dict(arrays={"a": np.zeros(2)}),
                {"arrays": [("object array", lambda: {"a": np.array([None], dtype=object)}), ("None", None),
                            ("list", [1, 2]), ("non-str names", lambda: {3: np.zeros(2)})],
@@ -694,12 +711,13 @@ def _targets():
                              "pickle.npz", lambda: _zip_with("a.npy", _pickled_npy()))),
                          ("truncated zip", lambda: FILES.path("cut.npz", FILES_bytes("ok.npz")[:-30])),
                          ("directory", lambda: FILES.folder)] + PATH,
-                "max_bytes": [("negative", -1), ("str", "1"), ("below the file", 1)]}),
+                "max_bytes": [("negative", -1), ("str", "1"), ("below the file", 1)]},
+               argument={"max_bytes": ("max_bytes", "path")}, errors={"path": (ValueError, TypeError, OSError)}),
         Target("atomic_write", lambda path, mode="wb": sio.atomic_write(path, mode).__enter__(),
                lambda: dict(path=os.path.join(FILES.folder, "aw.bin")),
                {"mode": [("append", "a"), ("read", "rb"), ("None", None), ("int", 3)], "path": PATH}),
-        Target("save_figure", lambda figure, path=None, dpi=50: sio.save_figure(
-            figure, path or os.path.join(FILES.folder, "f.png"), dpi),
+        Target("save_figure", lambda figure, path=_DEFAULT, dpi=50: sio.save_figure(
+            figure, _out(path, "f.png"), dpi),
                lambda: dict(figure=_figure()),
                {"figure": [("None", None), ("int", 3), ("ndarray", lambda: np.zeros((2, 2)))],
                 "dpi": number(0, strict=True), "path": PATH}),
@@ -727,7 +745,7 @@ def _targets():
                          ("input size a str", lambda: FILES.path("c-size.npz", lambda: _checkpoint_with(_set("input_size", "x")))),
                          ("meta not a dict", lambda: FILES.path("c-list.npz", lambda: _checkpoint_with(lambda m: [1, 2]))),
                          ("directory", lambda: FILES.folder)] + PATH},
-               errors={"path": (ValueError, TypeError)}),
+               errors={"path": (ValueError, TypeError, OSError)}),
         Target("evaluate", T.evaluate,
                lambda: dict(model=_MODEL(), images=np.zeros((3, 28, 28), np.uint8), labels=np.zeros(3, int)),
                {"images": [("float", lambda: np.zeros((3, 28, 28))), ("None", None), ("empty", lambda: np.zeros((0, 28, 28), np.uint8))],
@@ -795,7 +813,8 @@ def run_case(case):
     kwargs[case.argument] = case.value() if getattr(case.value, "__name__", "") == "<lambda>" else case.value
     copies = _snapshot(kwargs)
     expected = target.errors.get(case.argument, (ValueError, TypeError))
-    name = target.argument.get(case.argument, case.argument)
+    names = target.argument.get(case.argument, case.argument)
+    names = (names,) if isinstance(names, str) else tuple(names)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -803,7 +822,7 @@ def run_case(case):
             if hasattr(result, "__next__"):
                 next(result)
         except Exception as error:  # noqa: BLE001 - classifying every failure is the point
-            why = _judge(error, expected, name)
+            why = _judge(error, expected, names)
         else:
             why = "accepted silently"
     mutated = [n for n, (value, copy) in copies.items() if not np.array_equal(value, copy, equal_nan=True)]
@@ -815,16 +834,13 @@ def run_case(case):
     return Outcome(case, not why, why)
 
 
-def _judge(error, expected, name):
+def _judge(error, expected, names):
     text = str(error)
     if not isinstance(error, expected):
         return f"{type(error).__name__}: {text[:160]}"
-    if isinstance(error, (ValueError, TypeError)):
-        match = _CONVENTION.match(text)
-        if not match:
-            return f"{type(error).__name__} off the convention: {text[:160]}"
-        if not re.search(rf"(^|\W){re.escape(name)}(\W|$)", match["argument"]):
-            return f"names {match['argument']!r}, not {name!r}: {text[:160]}"
-    elif name not in text and "path" not in text:
-        return f"{type(error).__name__} not naming {name}: {text[:160]}"
+    match = _CONVENTION.match(text)
+    if not match:
+        return f"{type(error).__name__} off the convention: {text[:160]}"
+    if not any(re.search(rf"(^|\W){re.escape(name)}(\W|$)", match["argument"]) for name in names):
+        return f"names {match['argument']!r}, not {' or '.join(map(repr, names))}: {text[:160]}"
     return ""

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..validation import check_bool, check_dtype, check_mapping, fail
+from ..validation import check_bool, check_dtype, check_mapping, check_real_array, fail
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "LoadResult"]
 
@@ -42,7 +42,11 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data, requires_grad=True, dtype=None):
-        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+        data = check_real_array(data, "Parameter", "data", dtype=None)
+        dtype = None if dtype is None else check_dtype(dtype, "Parameter", "dtype")
+        if dtype is None and data.dtype.kind != "f":
+            fail("Parameter", "data", "floating-point values (or a float dtype)", f"dtype {data.dtype}", TypeError)
+        super().__init__(data, requires_grad=check_bool(requires_grad, "Parameter", "requires_grad"), dtype=dtype)
 
     def __repr__(self):
         return "Parameter" + super().__repr__()[len("Tensor"):]

@@ -18,7 +18,7 @@ gradient) and :func:`pixel_size` (normalised length of one pixel).
 
 import numpy as np
 
-from ..validation import check_bool, check_int
+from ..validation import check_bool, check_int, check_memory
 
 __all__ = ["normalized_to_pixel", "pixel_to_normalized", "coordinate_scale", "pixel_size", "identity_grid",
            "sample_points"]
@@ -109,6 +109,7 @@ def identity_grid(height, width, align_corners=False, dtype=np.float64):
     """
     _check_size(height, "height", "identity_grid")
     _check_size(width, "width", "identity_grid")
+    check_memory((height, width, 2), np.float64, "identity_grid", "height" if height >= width else "width")
     xs = pixel_to_normalized(np.arange(width, dtype=dtype), width, align_corners).astype(dtype, copy=False)
     ys = pixel_to_normalized(np.arange(height, dtype=dtype), height, align_corners).astype(dtype, copy=False)
     grid = np.empty((height, width, 2), dtype=dtype)

@@ -485,8 +485,8 @@ def _epochs(run, splits, interrupts, on_step, figures):
         if status == "complete":
             raise TrainingInterrupted(f"interrupted after the last epoch: the run is complete ({path}) but its figures "
                                       "were not written", path, complete=True) from None
-        where = (f"after epoch {run.epoch} of {config.epochs}" if run.batch == 0
-                 else f"at epoch {run.epoch + 1}, batch {run.batch}")
+        where = (f"at epoch {run.epoch + 1}, batch {run.batch}" if run.batch
+                 else f"after epoch {run.epoch} of {config.epochs}" if run.epoch else "before the first step")
         raise TrainingInterrupted(f"interrupted {where}; checkpoint saved to {path}", path) from None
 
 
