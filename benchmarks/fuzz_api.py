@@ -50,7 +50,7 @@ def main(argv=None):
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
     import stn_np
-    from fuzz_cases import Outcome, cases, run_case
+    from fuzz_cases import KNOWN, Outcome, cases, run_case
 
     signal.signal(signal.SIGALRM, _alarm)
     outcomes = []
@@ -82,6 +82,14 @@ def main(argv=None):
     print(f"stn_np {os.path.dirname(stn_np.__file__)}")
     print(f"bad inputs rejected cleanly: {clean} / {total} = {100 * clean / total:.1f}% "
           f"({functions} public callables; target >= 97%)")
+    owners = collections.defaultdict(lambda: [0, 0])
+    for o in outcomes:
+        owner = KNOWN.get((o.case.target.name, o.case.argument), "the rest")
+        owners[owner][0] += o.clean
+        owners[owner][1] += 1
+    print("by the area whose arguments they are (tests/fuzz_cases.py KNOWN):")
+    for owner, (good, count) in sorted(owners.items(), key=lambda item: -item[1][1]):
+        print(f"  {owner:24} {good:5} / {count:<5} = {100 * good / count:5.1f}%")
     return 0
 
 

@@ -37,7 +37,7 @@ __all__ = [
     "FLOAT_DTYPES", "MEMORY_BUDGET", "fail", "describe", "values_of", "shape_of", "dtype_of", "format_bytes",
     "parse_bytes", "check_choice", "check_bool", "check_int", "check_number", "check_float_array", "check_ndim",
     "check_size", "check_pair", "check_target", "check_same_dtype", "check_memory", "check_dtype",
-    "check_callable", "check_mapping", "check_real_array", "check_finite",
+    "check_callable", "check_mapping", "check_real_array", "check_finite", "check_join",
 ]
 
 #: The floating dtypes every op computes in.
@@ -345,3 +345,39 @@ def check_finite(x, function, argument):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         fail(function, argument, "finite values", f"{bad} NaN or infinite value{'s' if bad > 1 else ''}")
     return x
+
+
+def check_join(tensors, axis, function, new_axis=False):
+    """``(tuple(tensors), axis)`` when ``np.concatenate`` (``np.stack`` if ``new_axis``) can join them along ``axis``.
+
+    ``tensors`` must be a non-empty sequence of real arrays or Tensors of one rank, of equal
+    shapes (stack) or equal apart from ``axis`` (concatenate); ``axis`` an int within the
+    result's axes.
+    """
+    if isinstance(tensors, (str, bytes)) or not hasattr(tensors, "__iter__"):
+        fail(function, "tensors", "a sequence of arrays or Tensors", describe(tensors), TypeError)
+    tensors = tuple(tensors)
+    if not tensors:
+        fail(function, "tensors", "a non-empty sequence", "an empty one")
+    shapes = []
+    for i, tensor in enumerate(tensors):
+        try:
+            values = values_of(tensor)
+        except (TypeError, ValueError):
+            values = None
+        if values is None or values.dtype.kind not in "biuf":
+            fail(function, "tensors", "real arrays or Tensors", f"{describe(tensor)} at position {i}", TypeError)
+        shapes.append(tuple(values.shape))
+    if len({len(s) for s in shapes}) > 1 or not shapes[0]:
+        fail(function, "tensors", "arrays of one rank, at least 1-D", f"shapes {shapes}")
+    ndim = len(shapes[0]) + bool(new_axis)
+    axis = check_int(axis, function, "axis", minimum=-ndim, maximum=ndim - 1)
+    if new_axis:
+        compared = set(shapes)
+    else:
+        cut = axis % ndim
+        compared = {s[:cut] + s[cut + 1:] for s in shapes}
+    if len(compared) > 1:
+        fail(function, "tensors", "equal shapes" if new_axis else f"shapes equal apart from axis {axis}",
+             f"shapes {shapes}")
+    return tensors, axis

@@ -12,8 +12,8 @@ Two parts (issue 11):
   *valid* edge inputs (NaN grids, strided and read-only arrays, 1 x 1 images), which must give
   the documented result and leave their inputs as they were.
 
-The cases still unclean are listed in :data:`KNOWN` by the area that owns them; a case that
-becomes clean does not fail the test, a new unclean case does.
+The cases still unclean are listed in ``fuzz_cases.KNOWN`` by the area that owns them; a case
+that becomes clean does not fail the test, a new unclean case does.
 """
 
 import types
@@ -24,42 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import stn_np.functional as F
-from fuzz_cases import cases, run_case, targets
+from fuzz_cases import KNOWN, cases, run_case, targets
 from stn_np import nn
 from stn_np.data import batches
 from stn_np.optim import SGD, Adam, StepLR
 from stn_np.sampling import identity_grid
 from stn_np.training import TrainConfig
-
-#: (target, argument) -> the area whose code still lets these bad inputs through. Everything else
-#: in the table is refused cleanly.
-KNOWN = {
-    # the engine and its shape ops (stn_np.autograd, stn_np.ops.shape, the activation's operand check)
-    ("Tensor", "data"): "autograd", ("Tensor", "requires_grad"): "autograd", ("Tensor", "dtype"): "autograd",
-    ("concatenate", "tensors"): "ops.shape", ("concatenate", "axis"): "ops.shape",
-    ("stack", "tensors"): "ops.shape", ("stack", "axis"): "ops.shape",
-    ("gradcheck", "fn"): "autograd", ("gradcheck", "inputs"): "autograd", ("gradcheck", "eps"): "autograd",
-    ("gradcheck", "atol"): "autograd", ("gradcheck", "rtol"): "autograd", ("gradcheck", "mode"): "autograd",
-    ("numerical_jacobian", "fn"): "autograd", ("numerical_jacobian", "inputs"): "autograd",
-    ("numerical_jacobian", "eps"): "autograd", ("relu", "x"): "autograd",
-    ("dropout", "training"): "ops.dropout", ("dropout2d", "training"): "ops.dropout", ("conv2d", "bias"): "ops.conv",
-    # the samplers' coordinates, families and kernels (stn_np.sampling)
-    ("identity_grid", "align_corners"): "sampling", ("identity_grid", "dtype"): "sampling",
-    ("coordinate_scale", "align_corners"): "sampling", ("pixel_size", "align_corners"): "sampling",
-    ("normalized_to_pixel", "coord"): "sampling", ("normalized_to_pixel", "align_corners"): "sampling",
-    ("pixel_to_normalized", "pixel"): "sampling", ("pixel_to_normalized", "align_corners"): "sampling",
-    ("sample_points", "rng"): "sampling", ("sample_points", "N"): "sampling", ("sample_points", "H"): "sampling",
-    ("sample_points", "W"): "sampling", ("sample_points", "H_out"): "sampling", ("sample_points", "W_out"): "sampling",
-    ("sample_points", "margin"): "sampling", ("get_family", "parametric"): "sampling",
-    ("TransformFamily.identity", "batch"): "sampling", ("TransformFamily.identity", "dtype"): "sampling",
-    ("Kernel", "name"): "sampling", ("Kernel", "k"): "sampling", ("Kernel", "dk"): "sampling",
-    ("tps_grid", "control_points"): "sampling", ("tps_transform_points", "points"): "sampling",
-    ("tps_control_points", "dtype"): "sampling",
-    # the model builders (stn_np.nn.models): lr_mult unchecked, a huge input_size blamed on a layer
-    ("build_model", "lr_mult"): "nn.models", ("build_model", "input_size"): "nn.models",
-    ("SpatialTransformer", "loc_features"): "nn.spatial_transformer",
-}
-
 
 @pytest.fixture(scope="module")
 def outcomes():

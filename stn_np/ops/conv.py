@@ -156,4 +156,5 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         return Conv2dFunction.apply(x, weight, stride=stride, padding=padding)
     if shape_of(bias) != (ws[0],):
         fail(here, "bias", f"shape ({ws[0]},)", f"shape {shape_of(bias)}")
+    check_float_array(bias, here, "bias")
     return Conv2dFunction.apply(x, weight, bias, stride=stride, padding=padding)

@@ -18,7 +18,7 @@ gradient) and :func:`pixel_size` (normalised length of one pixel).
 
 import numpy as np
 
-from ..validation import check_bool, check_int, check_memory
+from ..validation import check_bool, check_int, check_memory, check_real_array, fail
 
 __all__ = ["normalized_to_pixel", "pixel_to_normalized", "coordinate_scale", "pixel_size", "identity_grid",
            "sample_points"]
@@ -40,6 +40,7 @@ def coordinate_scale(size, align_corners=False):
     (2.5, 2.0)
     """
     _check_size(size, function="coordinate_scale")
+    align_corners = check_bool(align_corners, "coordinate_scale", "align_corners")
     return (size - 1) / 2 if align_corners else size / 2
 
 
@@ -56,7 +57,7 @@ def pixel_size(size, align_corners=False):
     (0.5, 0.5, 0.0)
     """
     _check_size(size, function="pixel_size")
-    if align_corners:
+    if check_bool(align_corners, "pixel_size", "align_corners"):
         return 0.0 if size == 1 else 2.0 / (size - 1)
     return 2.0 / size
 
@@ -80,7 +81,8 @@ def normalized_to_pixel(coord, size, align_corners=False):
         floating input.
     """
     _check_size(size)
-    coord = np.asarray(coord)
+    check_bool(align_corners, "normalized_to_pixel", "align_corners")
+    coord = check_real_array(coord, "normalized_to_pixel", "coord", dtype=None)
     # PyTorch's arithmetic, operation for operation: an algebraically equal formula rounds
     # differently and can land a point on the other side of a kink.
     if align_corners:
@@ -92,7 +94,8 @@ def pixel_to_normalized(pixel, size, align_corners=False):
     """Inverse of :func:`normalized_to_pixel` (for ``size == 1`` with ``align_corners=True``,
     where every coordinate maps to pixel 0, it returns 0)."""
     _check_size(size, function="pixel_to_normalized")
-    pixel = np.asarray(pixel)
+    check_bool(align_corners, "pixel_to_normalized", "align_corners")
+    pixel = check_real_array(pixel, "pixel_to_normalized", "pixel", dtype=None)
     if align_corners:
         if size == 1:
             return pixel * 0
@@ -109,6 +112,7 @@ def identity_grid(height, width, align_corners=False, dtype=np.float64):
     """
     _check_size(height, "height", "identity_grid")
     _check_size(width, "width", "identity_grid")
+    check_bool(align_corners, "identity_grid", "align_corners")
     check_memory((height, width, 2), np.float64, "identity_grid", "height" if height >= width else "width")
     xs = pixel_to_normalized(np.arange(width, dtype=dtype), width, align_corners).astype(dtype, copy=False)
     ys = pixel_to_normalized(np.arange(height, dtype=dtype), height, align_corners).astype(dtype, copy=False)
@@ -155,6 +159,12 @@ def sample_points(rng, N, H, W, H_out, W_out, mode="bilinear", align_corners=Fal
     True
     """
     check_bool(align_corners, "sample_points", "align_corners")
+    if not isinstance(rng, np.random.Generator):
+        fail("sample_points", "rng", "a numpy.random.Generator", f"a {type(rng).__name__}", TypeError)
+    N, H, W, H_out, W_out = (check_int(v, "sample_points", name, minimum=1)
+                             for v, name in zip((N, H, W, H_out, W_out), ("N", "H", "W", "H_out", "W_out")))
+    margin = check_int(margin, "sample_points", "margin", minimum=0)
+    check_memory((N, H_out, W_out, 4), np.float64, "sample_points", "W_out" if W_out >= H_out else "H_out", "a grid")
     if mode == "nearest":
         offsets = rng.uniform(-0.4, 0.4, (N, H_out, W_out, 2))
     else:
