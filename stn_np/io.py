@@ -273,37 +273,45 @@ def load_npz(path, max_bytes=None, function="load_npz"):
     """
     path = check_path(path, function)
     limit = _max_bytes(max_bytes, function)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{function}: path: expected an .npz file, got the folder {path}")
-    try:
+
+    def read():
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if m.filename.endswith(".npy")]
-            headers, total = [], 0
-            for member in members:
+            total = 0
+            for member in members:  # every header first: the cap is checked before any data is read
                 with archive.open(member) as f:
                     shape, dtype = _npy_header(f, member.filename)
-                declared = math.prod(shape) * dtype.itemsize
-                total += declared
+                total += math.prod(shape) * dtype.itemsize
                 check_input_size(total, function, path, limit, "array data")
-                headers.append((member, shape, dtype))
             arrays = {}
-            for member, shape, dtype in headers:
+            for member in members:
                 with archive.open(member) as f:
                     arrays[member.filename[:-len(".npy")]] = np.lib.format.read_array(f, allow_pickle=False)
             return arrays
-    except OSError as error:
-        if isinstance(error, FileNotFoundError) or isinstance(error, PermissionError):
-            raise type(error)(f"{function}: path: expected a readable .npz file, got {path} "
-                              f"({error.strerror or error})") from None
-        detail = error
+
+    return _read(path, function, "path", ".npz archive of plain arrays", read)
+
+
+def _read(path, function, argument, what, reader):
+    """``reader()``, its failures turned into errors in the convention naming ``path``.
+
+    A missing, unreadable or directory path stays an ``OSError``; anything else a corrupt file
+    can raise (``BadZipFile``, ``NotImplementedError`` for an unknown compression, tokenizer
+    errors from a broken ``.npy`` header, ...) becomes a ``ValueError``.
+    """
+    try:
+        return reader()
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        raise type(error)(f"{function}: {argument}: expected a readable {what}, got {path} "
+                          f"({error.strerror or error})") from None
     except ValueError as error:
-        if str(error).startswith(f"{function}:"):
+        if str(error).startswith(f"{function}:"):  # already in the convention (e.g. the size cap)
             raise
         detail = error
-    except Exception as error:  # noqa: BLE001 - zipfile and numpy raise many types for a corrupt archive
+    except Exception as error:  # noqa: BLE001 - zipfile and numpy raise many types for a corrupt file
         detail = error
-    fail(function, "path", "a readable .npz archive of plain arrays",
-         f"{path} ({type(detail).__name__}: {str(detail).splitlines()[0] if str(detail) else 'unreadable'})")
+    text = str(detail).splitlines()[0] if str(detail) else "unreadable"
+    fail(function, argument, f"a readable {what}", f"{path} ({type(detail).__name__}: {text})")
 
 
 def _npy_header(f, name):
@@ -328,7 +336,8 @@ def load_npy(path, max_bytes=None, function="load_npy", argument="path"):
     """
     path = check_path(path, function, argument)
     limit = _max_bytes(max_bytes, function)
-    try:
+
+    def read():
         with open(path, "rb") as f:
             shape, dtype = _npy_header(f, os.path.basename(path))
             declared = math.prod(shape) * dtype.itemsize
@@ -338,16 +347,8 @@ def load_npy(path, max_bytes=None, function="load_npy", argument="path"):
                 raise ValueError(f"truncated: its header declares {declared} bytes of data, it holds {available}")
             f.seek(0)
             return np.load(f, allow_pickle=False)
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
-        raise type(error)(f"{function}: {argument}: expected a readable .npy file, got {path} "
-                          f"({error.strerror or error})") from None
-    except ValueError as error:
-        if str(error).startswith(f"{function}:"):
-            raise
-        detail = error
-    except Exception as error:  # noqa: BLE001 - numpy raises several types for a corrupt file
-        detail = error
-    fail(function, argument, "a readable .npy file of a plain array", f"{path} ({type(detail).__name__}: {detail})")
+
+    return _read(path, function, argument, ".npy file of a plain array", read)
 
 
 def figure_bytes(figure, fmt="png", dpi=100, function="figure_bytes"):

@@ -48,8 +48,8 @@ _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 def parse_bytes(text, name):
     """A byte count from ``"4294967296"`` or ``"4G"`` (K, M, G, T are powers of 1024); ``name`` is for the message."""
-    value = str(text).strip().upper().removesuffix("B").removesuffix("I")
-    unit = value[-1:] if value[-1:] in _UNITS and value[-1:] else ""
+    value = str(text).strip().upper().removesuffix("IB").removesuffix("B")  # "4GiB", "4GB" and "4G" alike
+    unit = value[-1] if value and value[-1] in "KMGT" else ""
     try:
         number = float(value[: len(value) - len(unit)])
     except ValueError:
