@@ -404,7 +404,7 @@ class StepLR:
                 "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, state_dict):
-        """Restore what :meth:`state_dict` returned (0-d or 1-d arrays are accepted), checked as the constructor checks."""
+        """Restore what :meth:`state_dict` returned (0-d or 1-d arrays too), checked as the constructor checks."""
         here = "StepLR.load_state_dict"
         check_mapping(state_dict, here, "state_dict")
         missing = [k for k in ("step_size", "gamma", "last_epoch", "base_lrs") if k not in state_dict]

@@ -293,7 +293,7 @@ def check_memory(shape, dtype, function, argument, what="an output"):
 
 
 def check_dtype(dtype, function, argument, kinds="f"):
-    """``np.dtype(dtype)`` when it is a dtype of one of ``kinds`` (NumPy kind letters; "f": floating), else ``TypeError``."""
+    """``np.dtype(dtype)`` for a dtype of one of ``kinds`` (NumPy kind letters, "f": floating), else ``TypeError``."""
     try:
         resolved = np.dtype(dtype)
     except (TypeError, ValueError):

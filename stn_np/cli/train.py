@@ -61,7 +61,8 @@ def run(args):
     try:
         train(config, args.out, resume=args.resume, progress=not args.no_progress)
     except TrainingInterrupted as stop:
-        hint = "" if stop.checkpoint is None else "; --resume writes them" if stop.complete else "; --resume continues it"
+        hint = ("" if stop.checkpoint is None else "; --resume writes them" if stop.complete
+                else "; --resume continues it")
         print(f"stn-np: {stop}{hint}", file=sys.stderr)
         return 130
     return 0

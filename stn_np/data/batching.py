@@ -10,7 +10,7 @@ __all__ = ["batches", "to_float", "check_images"]
 
 
 def check_images(images, function, argument="images"):
-    """``images`` as a uint8 ndarray (n, H, W) with H, W >= 1; ``TypeError`` for another dtype, ``ValueError`` for a shape."""
+    """``images`` as a uint8 ndarray (n, H, W), H, W >= 1 (``TypeError``: another dtype; ``ValueError``: a shape)."""
     array = images if isinstance(images, np.ndarray) else None
     if array is None and isinstance(images, (list, tuple)):
         array = np.asarray(images)
@@ -71,8 +71,8 @@ def batches(images, labels, batch_size, shuffle=False, seed=0, drop_last=False):
     images = check_images(images, "batches")
     labels = np.asarray(labels) if isinstance(labels, (np.ndarray, list, tuple)) else None
     if labels is None or labels.dtype.kind not in "iu":
-        fail("batches", "labels", "integer class labels", describe(labels) if labels is None else f"dtype {labels.dtype}",
-             TypeError)
+        got = describe(labels) if labels is None else f"dtype {labels.dtype}"
+        fail("batches", "labels", "integer class labels", got, TypeError)
     if labels.shape != (len(images),):
         fail("batches", "labels", f"shape ({len(images)},), one label per image", f"shape {labels.shape}")
     batch_size = check_int(batch_size, "batches", "batch_size", minimum=1)
