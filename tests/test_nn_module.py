@@ -251,7 +251,8 @@ def test_a_0x0_convolution_kernel_is_refused():
     assert str(caught.value) == "conv2d: weight: expected a kernel of at least 1 x 1, got shape (4, 3, 0, 0)"
 
 
-def test_layers_refuse_weights_beyond_the_memory_budget_before_allocating():
+def test_layers_refuse_weights_beyond_the_memory_budget_before_allocating(monkeypatch):
+    monkeypatch.setattr("stn_np.validation.MEMORY_BUDGET", 4 * 2**30)  # the default, whatever the environment says
     with pytest.raises(ValueError) as caught:
         nn.Linear(100000, 200000)
     assert str(caught.value) == ("Linear: out_features: expected a weight within the memory budget of 4.0 GiB "
