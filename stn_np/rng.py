@@ -17,6 +17,8 @@ True
 
 import numpy as np
 
+from .validation import check_int, fail
+
 __all__ = ["manual_seed", "get_rng", "resolve_rng"]
 
 _generator = np.random.default_rng()
@@ -31,9 +33,7 @@ def manual_seed(seed):
         A non-negative integer.
     """
     global _generator
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
-    _generator = np.random.default_rng(int(seed))
+    _generator = np.random.default_rng(check_int(seed, "manual_seed", "seed", minimum=0))
     return _generator
 
 
@@ -42,10 +42,13 @@ def get_rng():
     return _generator
 
 
-def resolve_rng(rng, name="rng"):
-    """``rng`` itself when given, else the global generator; ``TypeError`` for anything else."""
+def resolve_rng(rng, function="resolve_rng", argument="rng"):
+    """``rng`` itself when given, else the global generator; ``TypeError`` for anything else.
+
+    ``function`` and ``argument`` name the caller and its parameter in the message.
+    """
     if rng is None:
         return _generator
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{name}: expected a numpy.random.Generator or None, got {type(rng).__name__}")
+        fail(function, argument, "a numpy.random.Generator or None", f"a {type(rng).__name__}", TypeError)
     return rng

@@ -2,9 +2,11 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -58,7 +60,7 @@ def test_evaluate_rebuilds_the_model_and_matches_the_run(trained, capsys):
 def test_resume_of_a_finished_run_changes_nothing(trained, capsys):
     before = metrics_without_seconds(trained / "metrics.json")
     assert main(["train", *TINY, "--out", str(trained), "--resume"]) == 0
-    assert "resuming at epoch 3, batch 0" in capsys.readouterr().out
+    assert "resuming a run whose 2 epochs are done" in capsys.readouterr().out
     assert metrics_without_seconds(trained / "metrics.json") == before
 
 
@@ -82,9 +84,13 @@ def _errors(trained, tmp_path):
         (["train", *TINY, "--out", str(empty), "--resume"], "--resume: expected a checkpoint at"),
         (["train", *TINY, "--lr", "0.5", "--out", str(trained), "--resume"], "differs in: lr), got another config"),
         (["evaluate"], "the following arguments are required: --checkpoint"),
-        (["evaluate", "--checkpoint", str(garbage)], "is not an .npz archive"),
-        (["evaluate", "--checkpoint", str(tmp_path / "missing.npz")], "cannot read"),
-        (["evaluate", "--checkpoint", good, "--distortion", "R"], "takes 42x42 images, this test set has 28x28"),
+        (["evaluate", "--checkpoint", str(garbage)],
+         f"load_checkpoint: path: expected a stn_np checkpoint, got {garbage} (not an .npz archive)"),
+        (["evaluate", "--checkpoint", str(tmp_path / "missing.npz")],
+         f"load_checkpoint: path: expected a readable checkpoint, got {tmp_path / 'missing.npz'} (No such file or "
+         "directory)"),
+        (["evaluate", "--checkpoint", good, "--distortion", "R"],
+         "--distortion: expected a test set of 42x42 images, the size the checkpoint's model takes, got 28x28 images"),
         (["evaluate", "--checkpoint", good, "--test-size", "0"], "--test-size: expected an int >= 1"),
     ]
 
@@ -119,10 +125,60 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes_identically(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert err.count("\n") == 1 and err.startswith("stn-np: interrupted at epoch 2, batch ")
-    assert "checkpoint saved to" in err and "--resume" in err and "Traceback" not in err
+    # the signal lands just after epoch 1's summary or early in epoch 2, as the scheduler decides
+    assert err.count("\n") == 1 and re.match(r"stn-np: interrupted (after epoch 1 of 3|at epoch 2, batch \d+); ", err)
+    assert err.rstrip().endswith("; --resume continues it") and "checkpoint saved to" in err and "Traceback" not in err
     metrics = json.loads((interrupted / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and len(metrics["epochs"]) == 1
     assert main(["train", *argv, "--out", str(interrupted), "--resume"]) == 0
     assert main(["train", *argv, "--out", str(uninterrupted)]) == 0
     assert metrics_without_seconds(interrupted / "metrics.json") == metrics_without_seconds(uninterrupted / "metrics.json")
+
+
+def test_divergence_exits_three_with_one_line_and_strict_json(tmp_path):
+    """``--optimizer sgd --lr 1e6`` used to exit 0 with "train loss nan", RuntimeWarnings and NaN in metrics.json."""
+    argv = ["--optimizer", "sgd", "--lr", "1e6", "--distortion", "none", "--model", "cnn", "--epochs", "2",
+            "--batch-size", "32", "--train-size", "128", "--test-size", "32", "--no-progress"]
+    proc = subprocess.run([sys.executable, "-m", "stn_np.cli", "train", *argv, "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 3
+    assert re.fullmatch(r"stn-np: error: --lr: expected a learning rate at which training stays finite, got 1e\+06 "
+                        r"\(the loss became (nan|inf) at epoch 1, batch \d: lower it\)\n", proc.stderr), proc.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert metrics["status"] == "diverged" and metrics["diverged"]["loss"] is None
+    assert "nan" not in proc.stdout.lower()
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path, capsys):
+    from stn_np.io import lock_directory
+
+    with lock_directory(tmp_path, "train") as lock:  # a run is writing the folder
+        assert main(["train", *TINY, "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"stn-np: error: --out: expected a folder no other run is writing, got {tmp_path} "
+                                       f"(locked by process {os.getpid()}; {lock} is removed when that run ends)\n")
+
+
+def test_ctrl_c_just_after_done_exits_cleanly(tmp_path):
+    """A Ctrl-C after "done in" used to exit -2 or print a traceback: the run is complete, the status 0.
+
+    The program here spends half a second shutting down (an atexit handler), so the presses land
+    after ``main`` has returned, where they used to raise KeyboardInterrupt.
+    """
+    program = ("import atexit, sys, time; atexit.register(time.sleep, 0.5); from stn_np.cli import main; "
+               "sys.exit(main())")
+    argv = ["--distortion", "none", "--model", "cnn", "--epochs", "1", "--batch-size", "32", "--train-size", "64",
+            "--test-size", "32", "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-c", program, "train", *argv, "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("done in "):
+                time.sleep(0.2)  # main has returned: the interpreter is shutting down
+                for _ in range(3):  # impatient: three presses
+                    proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and err == "", (proc.returncode, err)
+    assert json.loads((tmp_path / "metrics.json").read_text())["status"] == "complete"

@@ -52,19 +52,27 @@ def test_to_float_exact_values():
     np.testing.assert_array_equal(out, np.array([[[[0, 0.2, 1]]]], np.float32))
 
 
-def test_batches_errors(small):
+def test_batches_errors_are_raised_by_the_call(small):
+    """Checked when batches() is called, not when the first batch is drawn."""
     images, labels = small
-    with pytest.raises(TypeError, match="images: expected uint8"):
-        next(batches(images.astype(np.float32), labels, 2))
-    with pytest.raises(TypeError, match="labels"):
-        next(batches(images, labels[:-1], 2))
-    with pytest.raises(TypeError, match="labels"):
-        next(batches(images, labels.astype(float), 2))
-    for bad in (0, 2.0, True):
-        with pytest.raises(ValueError, match="batch_size"):
-            next(batches(images, labels, bad))
-    with pytest.raises(ValueError, match="seed"):
-        next(batches(images, labels, 2, shuffle=True, seed=-1))
+    n = len(labels)
+    for call, error, message in [
+        (lambda: batches(images.astype(np.float32), labels, 2), TypeError,
+         "batches: images: expected uint8 images of shape (n, H, W), got dtype float32"),
+        (lambda: batches(images, labels[:-1], 2), ValueError,
+         f"batches: labels: expected shape ({n},), one label per image, got shape ({n - 1},)"),
+        (lambda: batches(images, labels.astype(float), 2), TypeError,
+         "batches: labels: expected integer class labels, got dtype float64"),
+        (lambda: batches(images, labels, 0), ValueError, "batches: batch_size: expected an int >= 1, got 0"),
+        (lambda: batches(images, labels, 2.0), ValueError, "batches: batch_size: expected an int >= 1, got 2.0"),
+        (lambda: batches(images, labels, True), ValueError, "batches: batch_size: expected an int >= 1, got True"),
+        (lambda: batches(images, labels, 2, shuffle=True, seed=-1), ValueError,
+         "batches: seed: expected an int >= 0, got -1"),
+        (lambda: batches(images, labels, 2, shuffle="yes"), TypeError, "batches: shuffle: expected a bool, got 'yes'"),
+    ]:
+        with pytest.raises(error) as caught:
+            call()
+        assert str(caught.value) == message
 
 
 # -- make_dataset ------------------------------------------------------------------------------
@@ -108,24 +116,74 @@ def test_files_are_read_cut_and_distorted(tmp_path, rng, name):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"name": "cifar"}, ValueError, "name: expected one of digits, mnist, fashion-mnist, got 'cifar'"),
-        ({"distortion": "XYZ"}, ValueError, "distortion: expected one of none, R, RTS, P, E, TC"),
-        ({"train_size": 0}, ValueError, "train_size"),
-        ({"test_size": 2.5}, ValueError, "test_size"),
-        ({"seed": -1}, ValueError, "seed"),
-        ({"name": "digits", "data_dir": "/tmp"}, ValueError, "data_dir: only used with"),
-        ({"name": "mnist"}, ValueError, "data_dir: required"),
-        ({"name": "fashion-mnist", "data_dir": "/nonexistent/stn-np-data"}, FileNotFoundError, "not a directory"),
+        ({"name": "cifar"}, ValueError,
+         "make_dataset: name: expected one of 'digits', 'mnist', 'fashion-mnist', got 'cifar'"),
+        ({"distortion": "XYZ"}, ValueError,
+         "make_dataset: distortion: expected one of 'none', 'R', 'RTS', 'P', 'E', 'TC', got 'XYZ'"),
+        ({"train_size": 0}, ValueError, "make_dataset: train_size: expected an int >= 1, got 0"),
+        ({"test_size": 2.5}, ValueError, "make_dataset: test_size: expected an int >= 1, got 2.5"),
+        ({"seed": -1}, ValueError, "make_dataset: seed: expected an int >= 0, got -1"),
+        ({"train_size": 10**12}, ValueError,
+         "make_dataset: train_size: expected images within the memory budget of 4.0 GiB "
+         "(stn_np.validation.MEMORY_BUDGET), got shape (1000000000000, 28, 28) of uint8, 713.0 TiB"),
+        ({"name": "digits", "data_dir": "/tmp"}, ValueError,
+         "make_dataset: data_dir: expected None with name 'digits' (a folder is only read for 'mnist' or "
+         "'fashion-mnist'), got '/tmp'"),
+        ({"name": "mnist"}, ValueError,
+         "make_dataset: data_dir: expected a folder with the four MNIST-layout files for name 'mnist', got None"),
+        ({"name": "fashion-mnist", "data_dir": "/nonexistent/stn-np-data"}, FileNotFoundError,
+         "make_dataset: data_dir: expected a folder of MNIST-layout files, got /nonexistent/stn-np-data "
+         "(not a directory)"),
     ],
 )
-def test_make_dataset_errors_name_the_option(kwargs, error, message):
-    with pytest.raises(error, match=message):
+def test_make_dataset_errors_name_the_option(kwargs, error, message, monkeypatch):
+    monkeypatch.setattr("stn_np.validation.MEMORY_BUDGET", 4 * 2**30)
+    with pytest.raises(error) as caught:
         make_dataset(**{"train_size": 10, "test_size": 10, **kwargs})
+    assert str(caught.value) == message
 
 
 def test_asking_for_more_than_the_files_hold(tmp_path, rng):
     write_mnist_layout(tmp_path, 5, 3, rng)
-    with pytest.raises(ValueError, match="train_size: asked for 6 images but .* has only 5"):
+    with pytest.raises(ValueError) as caught:
         make_dataset("mnist", data_dir=tmp_path, train_size=6)
-    with pytest.raises(ValueError, match="test_size: asked for 4 images but .* has only 3"):
+    assert str(caught.value) == f"make_dataset: train_size: expected at most the 5 images of the train split in {tmp_path}, got 6"
+    with pytest.raises(ValueError) as caught:
         make_dataset("mnist", data_dir=tmp_path, test_size=4)
+    assert str(caught.value) == f"make_dataset: test_size: expected at most the 3 images of the test split in {tmp_path}, got 4"
+
+
+def test_an_empty_split_is_refused(tmp_path, rng):
+    """An empty training split used to "train" and report an accuracy (issue 11, item 6)."""
+    write_mnist_layout(tmp_path, 0, 3, rng)
+    with pytest.raises(ValueError) as caught:
+        make_dataset("mnist", data_dir=tmp_path)
+    assert str(caught.value) == f"make_dataset: data_dir: expected at least one sample in the train split, got an " \
+                                f"empty train split in {tmp_path}"
+    write_mnist_layout(tmp_path, 4, 0, rng)
+    with pytest.raises(ValueError, match="expected at least one sample in the test split, got an empty test split"):
+        make_dataset("mnist", data_dir=tmp_path)
+
+
+def test_labels_out_of_range_are_refused_naming_the_file(tmp_path, rng):
+    """A label of 200 used to give "test accuracy 0.00%" (issue 11, item 4)."""
+    write_mnist_layout(tmp_path, 5, 3, rng)
+    save_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 200, 12], np.uint8))
+    with pytest.raises(ValueError) as caught:
+        make_dataset("mnist", data_dir=tmp_path)
+    assert str(caught.value) == (f"make_dataset: data_dir: expected labels in [0, 10), got label 200 at index 1 of "
+                                 f"{tmp_path / 't10k-labels-idx1-ubyte.gz'} (2 out of range)")
+
+
+def test_files_of_another_size_work_without_a_distortion(tmp_path, rng):
+    """Non-28x28 MNIST-layout files (here 20 x 24) are read as they are with distortion 'none' (issue 11, item 9)."""
+    save_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (6, 20, 24), dtype=np.uint8))
+    save_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(6, dtype=np.uint8))
+    save_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (2, 20, 24), dtype=np.uint8))
+    save_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(2, dtype=np.uint8))
+    splits = make_dataset("mnist", data_dir=tmp_path)
+    assert splits.train_images.shape == (6, 20, 24) and splits.test_images.shape == (2, 20, 24)
+    with pytest.raises(ValueError) as caught:
+        make_dataset("mnist", data_dir=tmp_path, distortion="R")
+    assert str(caught.value) == ("make_dataset: distortion: expected 'none' for images other than 28 x 28 (the paper's "
+                                 f"distortions are defined on 28 x 28 digits), got 'R' with {tmp_path}'s 20 x 24 images")

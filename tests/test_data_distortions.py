@@ -186,15 +186,21 @@ def test_tc_with_real_digits_has_clutter_outside_the_digit(digits):
 
 
 def test_errors(digits):
-    with pytest.raises(ValueError, match="distortion: expected one of none, R, RTS, P, E, TC, got 'rts'"):
-        distort(digits, "rts")
-    with pytest.raises(ValueError, match="images: expected uint8"):
-        distort(digits.astype(np.float32), "R")
-    with pytest.raises(ValueError, match="images: expected uint8"):
-        distort(digits[:, :20], "R")
-    with pytest.raises(ValueError, match="chunk_size"):
-        distort(digits, "R", chunk_size=0)
-    with pytest.raises(ValueError, match="seed"):
-        distort(digits, "R", seed=-2)
-    with pytest.raises(ValueError, match="n:"):
-        distortion_params("R", -1)
+    n = len(digits)
+    for call, error, message in [
+        (lambda: distort(digits, "rts"), ValueError,
+         "distort: kind: expected one of 'none', 'R', 'RTS', 'P', 'E', 'TC', got 'rts'"),
+        (lambda: distort(digits.astype(np.float32), "R"), TypeError,
+         "distort: images: expected uint8 images of shape (n, H, W), got dtype float32"),
+        (lambda: distort(digits[:, :20], "R"), ValueError,
+         f"distort: images: expected (n, 28, 28) images for kind 'R' (only 'none' takes other sizes), got shape "
+         f"({n}, 20, 28)"),
+        (lambda: distort(digits, "R", chunk_size=0), ValueError, "distort: chunk_size: expected an int >= 1, got 0"),
+        (lambda: distort(digits, "R", seed=-2), ValueError, "distort: seed: expected an int >= 0, got -2"),
+        (lambda: distortion_params("R", -1), ValueError, "distortion_params: n: expected an int >= 0, got -1"),
+    ]:
+        with pytest.raises(error) as caught:
+            call()
+        assert str(caught.value) == message
+    # "none" copies images of any size (MNIST-layout files need not be 28 x 28)
+    np.testing.assert_array_equal(distort(digits[:, :20], "none"), digits[:, :20])

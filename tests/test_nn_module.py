@@ -107,6 +107,8 @@ def test_load_state_dict_lists_every_problem_and_loads_nothing():
     with pytest.raises(ValueError) as info:
         net.load_state_dict(bad)
     message = str(info.value)
+    assert message.startswith("Net.load_state_dict: state_dict: expected the model's parameter names, shapes and "
+                              "dtypes, got missing keys: head.bias; unexpected keys: extra.weight; ")
     for part in ["missing keys: head.bias", "unexpected keys: extra.weight",
                  "features.0.weight: shape (2, 1, 5, 5) in the state dict, (2, 1, 3, 3) in the model",
                  "scale: dtype float64 in the state dict, float32 in the model"]:
@@ -151,8 +153,9 @@ def test_module_list_registers_and_indexes():
     assert len(list(heads.parameters())) == 6
     seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
     assert isinstance(seq[:2], nn.Sequential) and len(seq[:2]) == 2
-    with pytest.raises(TypeError, match="module"):
+    with pytest.raises(TypeError) as caught:
         heads.append(np.zeros(2))
+    assert str(caught.value) == "ModuleList.append: module: expected a Module, got a ndarray"
 
 
 # ---------------------------------------------------------------- layers and init
@@ -221,3 +224,78 @@ def test_a_float64_model_passes_gradcheck_through_every_layer(rng):
     assert all(p.dtype == np.float64 for p in net.parameters())
     x = rng.permutation(2 * 36).reshape(2, 1, 6, 6) * 0.05 - 1.0  # distinct values: no pooling ties
     assert stn_np.gradcheck(lambda t: net(t), (x,), mode="directional", atol=1e-7, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- bad input (issue 11)
+def test_flatten_refuses_axes_out_of_range():
+    """``Flatten(start_dim=4)`` used to wrap around and reshape anyway (issue 11, item 6)."""
+    x = np.zeros((2, 3, 4, 5))
+    for layer, message in [
+        (nn.Flatten(4), "Flatten: start_dim: expected an axis in [-4, 4) of the input's shape (2, 3, 4, 5), got 4"),
+        (nn.Flatten(-5), "Flatten: start_dim: expected an axis in [-4, 4) of the input's shape (2, 3, 4, 5), got -5"),
+        (nn.Flatten(1, 7), "Flatten: end_dim: expected an axis in [-4, 4) of the input's shape (2, 3, 4, 5), got 7"),
+    ]:
+        with pytest.raises(ValueError) as caught:
+            layer(x)
+        assert str(caught.value) == message
+    assert nn.Flatten(-4, -2)(x).shape == (24, 5)
+    with pytest.raises(TypeError) as caught:
+        nn.Flatten("1")
+    assert str(caught.value) == "Flatten: start_dim: expected an int, got '1'"
+
+
+def test_a_0x0_convolution_kernel_is_refused():
+    """It used to return the bias alone, silently (issue 11, item 6)."""
+    with pytest.raises(ValueError) as caught:
+        F.conv2d(np.zeros((2, 3, 4, 5)), np.ones((4, 3, 0, 0)), np.ones(4))
+    assert str(caught.value) == "conv2d: weight: expected a kernel of at least 1 x 1, got shape (4, 3, 0, 0)"
+
+
+def test_layers_refuse_weights_beyond_the_memory_budget_before_allocating(monkeypatch):
+    monkeypatch.setattr("stn_np.validation.MEMORY_BUDGET", 4 * 2**30)  # the default, whatever the environment says
+    with pytest.raises(ValueError) as caught:
+        nn.Linear(100000, 200000)
+    assert str(caught.value) == ("Linear: out_features: expected a weight within the memory budget of 4.0 GiB "
+                                 "(stn_np.validation.MEMORY_BUDGET), got shape (200000, 100000) of float32, 74.5 GiB")
+    with pytest.raises(ValueError, match="^Conv2d: in_channels: expected a weight within the memory budget"):
+        nn.Conv2d(10**9, 4, 3)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: nn.Parameter(np.zeros(3, int)), TypeError,
+     "Parameter: data: expected floating-point values (or a float dtype), got dtype int64"),
+    (lambda: nn.Parameter("abc"), TypeError, "Parameter: data: expected real (integer or float) values, got dtype <U3"),
+    (lambda: nn.Parameter(np.zeros(2), requires_grad="yes"), TypeError,
+     "Parameter: requires_grad: expected a bool, got 'yes'"),
+    (lambda: nn.Linear(2, 2).astype(np.int32), TypeError, "Linear.astype: dtype: expected a floating-point dtype, got int32"),
+    (lambda: nn.Linear(2, 2, dtype="no-such-dtype"), TypeError,
+     "Linear: dtype: expected a floating-point dtype, got 'no-such-dtype'"),
+    (lambda: nn.Linear(2, 2, bias="no"), TypeError, "Linear: bias: expected a bool, got 'no'"),
+    (lambda: nn.Linear(2, 2).load_state_dict(3), TypeError,
+     "Linear.load_state_dict: state_dict: expected a dict of parameter names to arrays, got a int"),
+    (lambda: nn.Linear(2, 2).train("yes"), TypeError, "Linear.train: mode: expected a bool, got 'yes'"),
+    (lambda: nn.Sequential(nn.ReLU(), 3), TypeError, "Sequential: modules: expected Modules only, got a int among them"),
+    (lambda: init.uniform_(Tensor(np.zeros(3)), a=float("nan")), ValueError, "uniform_: a: expected a finite number, got nan"),
+    (lambda: init.uniform_(Tensor(np.zeros(3)), a=1, b=0), ValueError,
+     "uniform_: b: expected a finite number >= 1.0, got 0.0"),
+    (lambda: init.normal_(Tensor(np.zeros(3)), std=-1), ValueError, "normal_: std: expected a finite number >= 0, got -1.0"),
+    (lambda: init.kaiming_uniform_(Tensor(np.zeros(3))), ValueError,
+     "kaiming_uniform_: tensor: expected a weight of at least 2 dimensions (fan in and fan out), got shape (3,)"),
+    (lambda: init.kaiming_normal_(Tensor(np.zeros((3, 4))), mode="fan"), ValueError,
+     "kaiming_normal_: mode: expected one of 'fan_in', 'fan_out', got 'fan'"),
+    (lambda: init.xavier_normal_(Tensor(np.zeros((3, 4))), gain=float("inf")), ValueError,
+     "xavier_normal_: gain: expected a finite number >= 0, got inf"),
+    (lambda: init.constant_(Tensor(np.zeros(3)), np.ones(4)), ValueError,
+     "constant_: value: expected a scalar or an array broadcasting to (3,), got shape (4,)"),
+    (lambda: init.zeros_(None), TypeError, "zeros_: tensor: expected a Tensor or Parameter, got a NoneType"),
+    (lambda: init.calculate_gain("swish"), ValueError, "calculate_gain: nonlinearity: expected one of 'linear', 'conv2d', "
+                                                       "'sigmoid', 'relu', 'tanh', 'leaky_relu', got 'swish'"),
+    (lambda: init.fan_in_and_fan_out((3,)), ValueError,
+     "fan_in_and_fan_out: shape: expected the shape of a weight, at least 2 ints >= 0, got (3,)"),
+    (lambda: init.uniform_(Tensor(np.zeros(3)), rng=3), TypeError,
+     "uniform_: rng: expected a numpy.random.Generator or None, got a int"),
+])
+def test_bad_arguments_of_modules_and_init_name_what_is_wrong(call, error, message):
+    with pytest.raises(error) as caught:
+        call()
+    assert str(caught.value) == message

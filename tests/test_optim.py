@@ -115,33 +115,119 @@ def test_unflatten_inverts_flatten():
 def test_load_state_dict_rejects_a_different_layout(rng):
     opt = Adam(params_and_grads(rng))
     other = Adam([Tensor(np.zeros(3), requires_grad=True)])
-    with pytest.raises(ValueError, match="group 0 has 1 parameters"):
+    with pytest.raises(ValueError) as caught:
         opt.load_state_dict(other.state_dict())
+    assert str(caught.value) == ("Adam.load_state_dict: state_dict['param_groups'][0]: expected 2 parameters, as group 0 "
+                                 "of the optimizer has, got 1 (group 0 has 1 parameters)")
     p = Tensor(np.zeros(3), requires_grad=True)
     p.grad = np.ones(3)
     other.step()
     bad = Adam([Tensor(np.zeros(4), requires_grad=True)])
-    with pytest.raises(ValueError, match="exp_avg of parameter 0 has shape"):
-        other.param_groups[0]["params"][0].grad = np.ones(3)
-        other.step()
+    other.param_groups[0]["params"][0].grad = np.ones(3)
+    other.step()
+    with pytest.raises(ValueError) as caught:
         bad.load_state_dict(other.state_dict())
+    assert str(caught.value) == ("Adam.load_state_dict: state_dict['state'][0]['exp_avg']: expected shape (4,), as "
+                                 "parameter 0 has, got shape (3,) (exp_avg of parameter 0 has shape (3,))")
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda p: SGD([], lr=0.1), ValueError, "empty"),
-    (lambda p: SGD([p], lr=-1), ValueError, "lr"),
-    (lambda p: SGD([p, p], lr=0.1), ValueError, "more than once"),
-    (lambda p: SGD([Tensor(np.zeros(2))], lr=0.1), ValueError, "does not require grad"),
-    (lambda p: SGD([np.zeros(2)], lr=0.1), TypeError, "ndarray"),
-    (lambda p: SGD(p, lr=0.1), TypeError, "single Tensor"),
-    (lambda p: SGD([p], lr=0.1, nesterov=True), ValueError, "nesterov"),
-    (lambda p: SGD([{"params": [p], "momentun": 0.9}], lr=0.1), ValueError, "unknown options"),
-    (lambda p: Adam([p], betas=(0.9, 1.0)), ValueError, "betas"),
-    (lambda p: StepLR(SGD([p], lr=0.1), step_size=0), ValueError, "step_size"),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda p: SGD([], lr=0.1), ValueError,
+     "SGD: params: expected at least one Tensor to optimise, got an empty parameter list"),
+    (lambda p: SGD([p], lr=-1), ValueError, "SGD: lr: expected a finite number >= 0, got -1.0"),
+    (lambda p: SGD([p, p], lr=0.1), ValueError,
+     "SGD: params[0]: expected each tensor once, got a tensor of shape (2,) more than once"),
+    (lambda p: SGD([Tensor(np.zeros(2))], lr=0.1), ValueError,
+     "SGD: params[0]: expected tensors that require grad, got a tensor of shape (2,) that does not"),
+    (lambda p: SGD([np.zeros(2)], lr=0.1), TypeError, "SGD: params[0]: expected Tensors, got a ndarray"),
+    (lambda p: SGD(p, lr=0.1), TypeError, "SGD: params: expected an iterable of Tensors or of dicts, got a single Tensor"),
+    (lambda p: SGD([p], lr=0.1, nesterov=True), ValueError,
+     "SGD: nesterov: expected False unless momentum > 0 and dampening == 0 (Nesterov momentum needs both), "
+     "got True with momentum 0 and dampening 0"),
+    (lambda p: SGD([{"params": [p], "momentun": 0.9}], lr=0.1), ValueError,
+     "SGD: params[0]: expected options among ['dampening', 'lr', 'momentum', 'nesterov', 'weight_decay'], "
+     "got unknown options ['momentun']"),
+    (lambda p: Adam([p], betas=(0.9, 1.0)), ValueError, "Adam: betas: expected two numbers in [0, 1), got (0.9, 1.0)"),
+    (lambda p: StepLR(SGD([p], lr=0.1), step_size=0), ValueError, "StepLR: step_size: expected an int >= 1, got 0"),
+    # non-finite and negative hyperparameters (issue 11, item 3)
+    (lambda p: SGD([p], lr=float("nan")), ValueError, "SGD: lr: expected a finite number >= 0, got nan"),
+    (lambda p: SGD([p], lr=float("inf")), ValueError, "SGD: lr: expected a finite number >= 0, got inf"),
+    (lambda p: SGD([p], lr=0.1, momentum=float("nan")), ValueError,
+     "SGD: momentum: expected a finite number >= 0, got nan"),
+    (lambda p: SGD([p], lr=0.1, dampening=-1), ValueError, "SGD: dampening: expected a finite number >= 0, got -1.0"),
+    (lambda p: SGD([{"params": [p], "lr": float("nan")}], lr=0.1), ValueError,
+     "SGD: params[0]['lr']: expected a finite number >= 0, got nan"),
+    (lambda p: Adam([p], eps=float("nan")), ValueError, "Adam: eps: expected a finite number >= 0, got nan"),
+    (lambda p: Adam([p], weight_decay=float("inf")), ValueError,
+     "Adam: weight_decay: expected a finite number >= 0, got inf"),
+    (lambda p: Adam([p], betas=(float("nan"), 0.9)), ValueError, "Adam: betas: expected two numbers in [0, 1), got (nan, 0.9)"),
+    (lambda p: Adam([p], lr="0.1"), TypeError, "Adam: lr: expected a finite number >= 0, got '0.1'"),
+    (lambda p: StepLR(SGD([p], lr=0.1), step_size=1, gamma=float("nan")), ValueError,
+     "StepLR: gamma: expected a finite number > 0, got nan"),
+    (lambda p: StepLR(SGD([p], lr=0.1), step_size=1, gamma=-1), ValueError,
+     "StepLR: gamma: expected a finite number > 0, got -1.0"),
 ])
-def test_bad_optimizer_arguments(call, error, match):
-    with pytest.raises(error, match=match):
+def test_bad_optimizer_arguments(call, error, message):
+    with pytest.raises(error) as caught:
         call(Tensor(np.zeros(2), requires_grad=True))
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("make, option, value, message", [
+    (lambda p: SGD([p], lr=0.1, momentum=0.9), "lr", float("nan"),
+     "SGD.load_state_dict: state_dict['param_groups'][0]['lr']: expected a finite number >= 0, got nan"),
+    (lambda p: SGD([p], lr=0.1, momentum=0.9), "momentum", -0.5,
+     "SGD.load_state_dict: state_dict['param_groups'][0]['momentum']: expected a finite number >= 0, got -0.5"),
+    (lambda p: Adam([p]), "eps", float("inf"),
+     "Adam.load_state_dict: state_dict['param_groups'][0]['eps']: expected a finite number >= 0, got inf"),
+    (lambda p: Adam([p]), "betas", (0.9, 1.5),
+     "Adam.load_state_dict: state_dict['param_groups'][0]['betas']: expected two numbers in [0, 1), got (0.9, 1.5)"),
+])
+def test_load_state_dict_refuses_bad_hyperparameters_and_changes_nothing(make, option, value, message):
+    """A checkpoint holding lr = NaN (or any bad option) is refused, also in the flat form a checkpoint stores."""
+    p = Tensor(np.ones(2), requires_grad=True)
+    opt = make(p)
+    p.grad = np.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    state["param_groups"][0][option] = value
+    before = opt.state_dict()
+    for form in (state, flatten_state_dict(state)):
+        with pytest.raises(ValueError) as caught:
+            make(Tensor(np.ones(2), requires_grad=True)).load_state_dict(form)
+        assert str(caught.value) == message
+        with pytest.raises(ValueError):
+            opt.load_state_dict(form)
+        assert opt.param_groups[0][option] == before["param_groups"][0][option]
+
+
+def test_load_state_dict_refuses_non_finite_state():
+    p = Tensor(np.ones(2), requires_grad=True)
+    opt = Adam([p])
+    p.grad = np.ones(2)
+    opt.step()
+    state = opt.state_dict()
+    state["state"][0]["exp_avg"] = np.array([np.nan, 0.0])
+    with pytest.raises(ValueError) as caught:
+        Adam([Tensor(np.ones(2), requires_grad=True)]).load_state_dict(state)
+    assert str(caught.value) == ("Adam.load_state_dict: state_dict['state'][0]['exp_avg']: expected finite values, "
+                                 "got 1 NaN or infinite value")
+
+
+def test_steplr_load_state_dict_checks_like_the_constructor():
+    sched = StepLR(SGD([Tensor(np.zeros(1), requires_grad=True)], lr=0.5), step_size=2)
+    for key, value, message in [
+            ("gamma", float("nan"), "StepLR.load_state_dict: state_dict['gamma']: expected a finite number > 0, got nan"),
+            ("gamma", -1.0, "StepLR.load_state_dict: state_dict['gamma']: expected a finite number > 0, got -1.0"),
+            ("step_size", 0, "StepLR.load_state_dict: state_dict['step_size']: expected an int >= 1, got 0")]:
+        with pytest.raises(ValueError) as caught:
+            sched.load_state_dict(dict(sched.state_dict(), **{key: value}))
+        assert str(caught.value) == message
+    with pytest.raises(ValueError) as caught:
+        sched.load_state_dict({"gamma": 0.5})
+    assert str(caught.value) == ("StepLR.load_state_dict: state_dict: expected the keys step_size, gamma, last_epoch "
+                                 "and base_lrs, got no step_size, last_epoch, base_lrs")
+    assert (sched.step_size, sched.gamma) == (2, 0.1)
 
 
 def test_steplr_decays_every_step_size_epochs_and_round_trips():

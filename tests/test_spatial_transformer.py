@@ -203,7 +203,7 @@ def test_validation_names_the_argument():
         nn.SpatialTransformer(loc, 4, padding_mode="wrap")
     with pytest.raises(ValueError, match="lr_mult"):
         nn.SpatialTransformer(loc, 4, lr_mult=-0.1)
-    with pytest.raises(ValueError, match="in_features"):
+    with pytest.raises(ValueError, match="^SpatialTransformer: loc_features: expected an int >= 1, got 0$"):
         nn.SpatialTransformer(loc, 0)
     with pytest.raises(ValueError, match="control_points"):
         nn.SpatialTransformer(loc, 4, "tps", control_points=(1, 4))

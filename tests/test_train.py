@@ -4,6 +4,7 @@ import io
 import json
 import os
 import signal
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from stn_np.optim import Adam
 from stn_np.training import (
     StepInfo,
     TrainConfig,
+    TrainingDiverged,
     TrainingInterrupted,
     evaluate,
     load_checkpoint,
@@ -199,3 +201,163 @@ def test_evaluate_restores_the_mode_and_counts_correct_answers(rng):
     model.eval()
     predictions = model(images[:, None].astype(np.float32) / 255).numpy().argmax(axis=1)
     assert accuracy == np.mean(predictions == labels)
+
+
+# ---------------------------------------------------------------- divergence (issue 11, item 2)
+def _nan_loss_at(monkeypatch, step):
+    """Make the loss of training step ``step`` (1-based) NaN, as a too-high learning rate would."""
+    import stn_np.functional as F
+
+    real, calls = F.cross_entropy, []
+
+    def cross_entropy(logits, target, **kwargs):
+        calls.append(1)
+        loss = real(logits, target, **kwargs)
+        if len(calls) == step:
+            loss.data[...] = np.nan
+        return loss
+
+    monkeypatch.setattr(F, "cross_entropy", cross_entropy)
+
+
+def _strict_json(path):
+    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch):
+    one = TrainConfig(**dict(TINY.to_dict(), epochs=1))
+    quiet_train(one, tmp_path, figures=False)
+    finite = (tmp_path / "checkpoint.npz").read_bytes()
+    _nan_loss_at(monkeypatch, 2)  # the resumed run's 2nd step: epoch 2, batch 2 (6 steps an epoch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning reaches the user
+        with pytest.raises(TrainingDiverged) as caught:
+            quiet_train(TINY, tmp_path, resume=True)
+    assert str(caught.value) == ("train: lr: expected a learning rate at which training stays finite, got 0.002 (the "
+                                 "loss became nan at epoch 2, batch 2: lower it)")
+    assert isinstance(caught.value, ValueError) and caught.value.exit_status == 3
+    assert (caught.value.epoch, caught.value.batch, caught.value.step) == (2, 2, 8)
+    metrics = _strict_json(tmp_path / "metrics.json")
+    assert metrics["status"] == "diverged" and len(metrics["epochs"]) == 1
+    assert metrics["diverged"] == {"epoch": 2, "batch": 2, "step": 8, "loss": None}
+    assert (tmp_path / "checkpoint.npz").read_bytes() == finite  # the last finite checkpoint, untouched
+
+
+def test_parameters_that_stop_being_finite_are_never_checkpointed(tmp_path, monkeypatch):
+    from stn_np.optim import Adam
+
+    real = Adam.step
+
+    def step(self):  # the last step of epoch 1 leaves an inf weight (its loss was still finite)
+        real(self)
+        if self.state[0]["step"] == 6:
+            self.param_groups[0]["params"][0].data[0] = np.inf
+
+    monkeypatch.setattr(Adam, "step", step)
+    with pytest.raises(TrainingDiverged) as caught:
+        quiet_train(TINY, tmp_path)
+    assert str(caught.value) == ("train: lr: expected a learning rate at which training stays finite, got 0.002 "
+                                 "(parameter classifier.0.weight stopped being finite at epoch 1, batch 6: lower it)")
+    assert not (tmp_path / "checkpoint.npz").exists()
+    assert _strict_json(tmp_path / "metrics.json")["status"] == "diverged"
+
+
+# ---------------------------------------------------------------- the output folder (items 5, 9)
+def test_a_second_run_into_a_locked_folder_is_refused(tmp_path):
+    from stn_np.io import lock_directory
+
+    with lock_directory(tmp_path, "train"):  # another run holds the folder
+        with pytest.raises(ValueError, match=r"^train: out_dir: expected a folder no other run is writing, got "):
+            quiet_train(TINY, tmp_path)
+    assert os.listdir(tmp_path) == []  # nothing was written by the refused run
+
+
+def test_leftover_temporaries_are_removed_and_reported(tmp_path):
+    config = TrainConfig(**dict(TINY.to_dict(), epochs=1, model="cnn"))
+    (tmp_path / ".tmp-k3j2.npz").write_bytes(b"half a checkpoint")  # what a SIGKILL mid-write leaves
+    out = io.StringIO()
+    train(config, tmp_path, stdout=out, stderr=io.StringIO(), figures=False)
+    assert f"note: removed 1 temporary file(s) a killed run left in {tmp_path}" in out.getvalue()
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "metrics.json"]
+
+
+def test_an_unwritable_folder_is_found_before_the_data(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = io.StringIO()
+    with pytest.raises(ValueError, match="^train: out_dir: expected a folder that can be created"):
+        train(TINY, blocker / "run", stdout=out, stderr=io.StringIO())
+    assert out.getvalue() == ""  # refused before making the data or building the model
+
+
+# ---------------------------------------------------------------- checkpoints that cannot be trusted (item 7)
+@pytest.mark.parametrize("edit, why", [
+    (lambda meta: meta.pop("config"), "its meta record has no config"),
+    (lambda meta: meta.update(config=3), "its config does not validate: TrainConfig.from_dict: values: expected a dict, "
+                                          "got a int"),
+    (lambda meta: meta["config"].update(lr=float("nan")),
+     "its config does not validate: TrainConfig: lr: expected a finite number > 0, got nan"),
+    (lambda meta: meta.pop("position"), "its position is not {epoch, batch, step} of ints >= 0"),
+    (lambda meta: meta.update(rng_state={"bit_generator": "nope"}), "it holds no valid random generator state"),
+    (lambda meta: meta.update(history=[]), "its history has 0 epochs but its position says 3"),
+    (lambda meta: meta.update(status="finished"), "its status is not one of running, interrupted, complete, diverged"),
+], ids=["no config", "config not a dict", "config lr nan", "no position", "bad rng", "short history", "bad status"])
+def test_hand_edited_metadata_is_refused_naming_the_file(reference, tmp_path, edit, why):
+    arrays = load_npz(reference[1] / "checkpoint.npz")
+    meta = json.loads(str(arrays["meta"]))
+    edit(meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    path = tmp_path / "edited.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == f"load_checkpoint: path: expected a stn_np checkpoint, got {path} ({why})"
+
+
+def test_a_checkpoint_with_non_finite_values_is_refused(reference, tmp_path):
+    arrays = load_npz(reference[1] / "checkpoint.npz")
+    arrays["optimizer.param_groups.0.lr"] = np.array(np.nan)  # lr = NaN (issue 11, item 3)
+    np.savez(tmp_path / "nan-lr.npz", **arrays)
+    with pytest.raises(ValueError) as caught:
+        load_checkpoint(tmp_path / "nan-lr.npz")
+    assert str(caught.value) == (f"load_checkpoint: path: expected a stn_np checkpoint, got {tmp_path / 'nan-lr.npz'} "
+                                 "(optimizer.param_groups.0.lr holds NaN or infinite values)")
+
+
+def test_resuming_a_checkpoint_holding_a_bad_learning_rate_is_refused(reference, tmp_path):
+    """Not only NaN: an lr the optimizer refuses (negative) stops the resume, naming the file."""
+    arrays = load_npz(reference[1] / "checkpoint.npz")
+    arrays["optimizer.param_groups.0.lr"] = np.array(-1.0)
+    np.savez(tmp_path / "checkpoint.npz", **arrays)
+    with pytest.raises(ValueError) as caught:
+        quiet_train(TINY, tmp_path, resume=True)
+    assert str(caught.value) == (
+        f"train: resume: expected a checkpoint of this run's model and optimizer, got {tmp_path / 'checkpoint.npz'} "
+        "(Adam.load_state_dict: state_dict['param_groups'][0]['lr']: expected a finite number >= 0, got -1.0)")
+
+
+# ---------------------------------------------------------------- evaluation and data (items 4, 6, 9)
+def test_evaluate_refuses_labels_the_model_cannot_predict_and_empty_sets(rng):
+    model = build_model("cnn", 28)
+    images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    with pytest.raises(ValueError) as caught:
+        evaluate(model, images, np.array([1, 2, 200, 3, 4]))
+    assert str(caught.value) == "evaluate: labels: expected class indices in [0, 10), the model's outputs, got 200"
+    with pytest.raises(ValueError) as caught:
+        evaluate(model, images[:0], np.zeros(0, int))
+    assert str(caught.value) == "evaluate: images: expected at least one image, got none"
+
+
+def test_training_on_32x32_files_without_a_distortion(tmp_path, rng):
+    """MNIST-layout files need not be 28 x 28 when nothing distorts them (issue 11, item 9)."""
+    from stn_np.data import save_idx
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for prefix, n in (("train", 64), ("t10k", 32)):
+        save_idx(data / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 32, 32), dtype=np.uint8))
+        save_idx(data / f"{prefix}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
+    config = TrainConfig(data="mnist", data_dir=str(data), distortion="none", model="st-cnn", epochs=1, batch_size=32)
+    result = quiet_train(config, tmp_path / "run", figures=False)
+    assert result.history[0]["epoch"] == 1
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.npz").meta["input_size"] == 32

@@ -107,7 +107,22 @@ def test_figures():
     inputs = np.random.default_rng(0).random((4, 1, 42, 42))
     figure = transformed_figure(inputs, inputs[:, :, :28, :28])
     assert len(figure.axes) == 8 and figure.axes[4].images[0].get_array().shape == (28, 28)
-    with pytest.raises(ValueError, match="history"):
-        curves_figure([])
-    with pytest.raises(ValueError, match="inputs, outputs"):
-        transformed_figure(inputs, inputs[:3])
+    for call, error, message in [
+        (lambda: curves_figure([]), ValueError, "curves_figure: history: expected at least one epoch record, got none"),
+        (lambda: curves_figure([{"epoch": 1}]), ValueError,
+         "curves_figure: history: expected records with epoch, train_loss, train_accuracy, test_accuracy, got "
+         "{'epoch': 1} at 0"),
+        (lambda: curves_figure(None), TypeError, "curves_figure: history: expected a list of epoch records (dicts), got None"),
+        (lambda: transformed_figure(inputs, inputs[:3]), ValueError,
+         "transformed_figure: outputs: expected 4 images, one per input, got 3"),
+        (lambda: transformed_figure(inputs[0, 0], inputs), ValueError,
+         "transformed_figure: inputs: expected (N, 1, H, W) or (N, H, W) single-channel images, N >= 1, got shape (42, 42)"),
+        (lambda: transformed_figure("abc", inputs), TypeError,
+         "transformed_figure: inputs: expected real (integer or float) values, got dtype <U3"),
+    ]:
+        with pytest.raises(error) as caught:
+            call()
+        assert str(caught.value) == message
+    # a metric written as null (a non-finite number in strict JSON) is a gap in the curve, not an error
+    gap = [dict(history[0], train_loss=None)] + history[1:]
+    assert np.isnan(curves_figure(gap).axes[0].lines[0].get_ydata()[0])

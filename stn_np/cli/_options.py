@@ -4,6 +4,7 @@ See :mod:`stn_np.training.runtime` for the measurements behind the runtime defau
 """
 
 from ..training import keep_heap, set_blas_threads
+from ..validation import check_int
 
 
 def add_runtime_options(parser):
@@ -15,8 +16,6 @@ def add_runtime_options(parser):
 
 
 def apply_runtime_options(args):
-    if args.blas_threads < 1:
-        raise ValueError(f"blas_threads: expected an int >= 1, got {args.blas_threads}")
-    set_blas_threads(args.blas_threads)
+    set_blas_threads(check_int(args.blas_threads, "stn-np", "blas_threads", minimum=1))
     if not args.no_keep_heap:
         keep_heap()

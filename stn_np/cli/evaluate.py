@@ -13,6 +13,7 @@ import time
 from ..data import make_dataset
 from ..nn.models import build_model
 from ..training import evaluate, load_checkpoint
+from ..validation import fail
 from ._options import add_runtime_options, apply_runtime_options
 
 
@@ -50,11 +51,11 @@ def run(args):
     # make_dataset always builds both splits; one training sample keeps that cheap, and the test
     # split depends only on (data, distortion, test_size, seed), not on the training size
     splits = make_dataset(config.data, config.data_dir, config.distortion, 1, config.test_size, config.seed)
-    size = checkpoint.meta.get("input_size")
-    side = splits.test_images.shape[1]
-    if side != size:
-        raise ValueError(f"distortion: the checkpoint's model takes {size}x{size} images, "
-                         f"this test set has {side}x{side}")
+    size = checkpoint.meta["input_size"]
+    rows, cols = splits.test_images.shape[1:]
+    if (rows, cols) != (size, size):
+        fail("evaluate", "distortion", f"a test set of {size}x{size} images, the size the checkpoint's model takes",
+             f"{rows}x{cols} images")
     saved = checkpoint.config
     model = build_model(saved.model, size, lr_mult=saved.loc_lr_mult)
     model.load_state_dict(checkpoint.model_state)

@@ -21,11 +21,21 @@ import os
 
 import numpy as np
 
-from ..io import atomic_write, save_figure, save_json
+from ..io import (
+    check_input_size,
+    check_path,
+    dumps_json,
+    figure_bytes,
+    load_npy,
+    lock_directory,
+    remove_temporaries,
+    save_files,
+)
 from ..plotting.registration import loss_curve_figure, registration_figure
 from ..registration import TRANSFORMS, jacobian_determinant, register
 from ..registration.losses import LOSSES
 from ..registration.pyramid import resample
+from ..validation import fail
 from . import UsageError
 
 __all__ = ["add_parser", "run", "read_image"]
@@ -52,39 +62,84 @@ def add_parser(subparsers):
     p.set_defaults(run=run)
 
 
+#: How each PIL mode becomes grey values (and colour channels): integers are scaled by their
+#: type's largest value, so every integer image lies in [0, 1] (negative values of the signed
+#: 32-bit mode "I" below 0); floats ("F") are taken as they are.
+_INTEGER_SCALE = {"1": 1.0, "L": 255.0, "LA": 255.0, "La": 255.0, "P": 255.0, "PA": 255.0, "RGB": 255.0,
+                  "RGBA": 255.0, "RGBX": 255.0, "RGBa": 255.0, "CMYK": 255.0, "YCbCr": 255.0, "I;16": 65535.0,
+                  "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0, "I": 2.0**31 - 1, "F": 1.0}
+#: Modes whose channels are not a colour that has a luminance: refused rather than guessed.
+_REFUSED = {"HSV": "hue, saturation, value", "LAB": "CIE L*a*b*"}
+
+
 def read_image(path, label):
-    """Read ``path`` (PNG/JPEG or .npy) as float64; returns (image for registration, image to warp).
+    """Read ``path`` (an image file or .npy) as float64; returns (image for registration, image to warp).
 
     Image files give their luminance (2-D) to register and their colour channels (C, H, W), or
     the 2-D image itself, to warp; ``.npy`` arrays are returned as they are, twice.
+
+    Every PIL mode is read with its own scale (see ``_INTEGER_SCALE``): 8-bit modes / 255,
+    16-bit / 65535, PIL's signed 32-bit "I" / (2**31 - 1), 32-bit float "F" as it is, bilevel
+    "1" as 0 and 1; palettes are expanded, premultiplied alpha ("La", "RGBa") undone, alpha
+    dropped, CMYK and YCbCr converted to RGB. HSV and LAB images, multi-frame files and images
+    larger than :data:`stn_np.io.MAX_INPUT_BYTES` are refused with a ``ValueError``. ``label``
+    ("FIXED" or "MOVING") names the argument in messages.
     """
+    argument = label.lower()
+    path = check_path(path, "register", argument)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{label}: no such file: {path}")
+        raise FileNotFoundError(f"register: {argument}: expected an existing file, got {path!r}, which does not exist")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{label}: is a directory: {path}")
+        raise IsADirectoryError(f"register: {argument}: expected an image file, got the folder {path!r}")
     if path.lower().endswith(".npy"):
-        try:
-            array = np.load(path, allow_pickle=False)
-        except Exception as error:  # noqa: BLE001 - any failure means "not a readable .npy"
-            raise ValueError(f"{label}: cannot read {path} as .npy ({type(error).__name__}: {error})") from None
+        array = load_npy(path, function="register", argument=argument)
         if array.dtype.kind not in "fiu" or array.ndim not in (2, 3):
-            raise ValueError(f"{label}: {path} must hold a 2-D or (C, H, W) real array, got {array.dtype} {array.shape}")
+            fail("register", argument, "a .npy file holding a real 2-D or (C, H, W) array",
+                 f"{array.dtype} of shape {array.shape}")
         array = array.astype(np.float64)
         return array, array
-    from matplotlib import image as mpimg
+    return _read_picture(path, argument)
 
+
+def _read_picture(path, argument):
+    from PIL import Image, UnidentifiedImageError
+
+    bad = lambda why: fail("register", argument, "an image file (PNG, JPEG, TIFF, ...) or .npy", why)  # noqa: E731
     try:
-        array = mpimg.imread(path)
-    except Exception as error:  # noqa: BLE001 - PIL raises several types for unreadable files
-        raise ValueError(f"{label}: cannot read {path} as an image ({type(error).__name__})") from None
-    array = np.asarray(array)
-    scale = 255.0 if array.dtype == np.uint8 else 65535.0 if array.dtype == np.uint16 else 1.0
-    array = array.astype(np.float64) / scale
+        image = Image.open(path)  # reads the header only
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        bad(f"a file PIL cannot read as an image ({type(error).__name__})")
+    with image:
+        width, height = image.size
+        bands = len(image.getbands())
+        bits = {"1": 1, "I": 32, "F": 32}.get(image.mode, 16 if image.mode.startswith("I;16") else 8)
+        check_input_size(width * height * bands * max(bits, 8) // 8, "register", path,
+                         what=f"{width} x {height} {image.mode} pixels", argument=argument)
+        if getattr(image, "n_frames", 1) > 1:
+            bad(f"an image of {image.n_frames} frames (only single images are registered)")
+        if image.mode in _REFUSED:
+            bad(f"a {image.mode} ({_REFUSED[image.mode]}) image, which has no luminance to register on; convert it "
+                "to RGB or grayscale first")
+        if image.mode not in _INTEGER_SCALE:
+            bad(f"an image in PIL mode {image.mode!r}, which stn_np does not read")
+        try:
+            image.load()
+            if image.mode in ("P", "PA", "RGBa", "CMYK", "YCbCr"):
+                image = image.convert("RGBA" if image.mode in ("P", "PA", "RGBa") else "RGB")
+            array = np.asarray(image)
+        except (OSError, ValueError, SyntaxError) as error:  # a truncated or corrupt file
+            bad(f"a damaged image whose pixels cannot be read ({type(error).__name__})")
+    scale = _INTEGER_SCALE[image.mode]
+    array = array.astype(np.float64)
+    if image.mode == "La":  # premultiplied: grey = stored grey / alpha (0 where fully transparent)
+        alpha = array[..., 1]
+        array = np.divide(array[..., 0], alpha, out=np.zeros_like(alpha), where=alpha > 0) * 255.0
+    array = array / scale
+    if not np.all(np.isfinite(array)):
+        bad("an image with NaN or infinite pixel values")
     if array.ndim == 2:
         return array, array
-    if array.ndim != 3 or array.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"{label}: {path} has an unsupported image shape {array.shape}")
-    if array.shape[2] <= 2:  # gray, or gray + alpha
+    if array.shape[2] <= 2:  # gray + alpha
         gray = array[..., 0]
         return gray, gray
     colour = array[..., :3]
@@ -99,6 +154,21 @@ def _parse_steps(text, levels):
     except ValueError:
         raise UsageError(f"--steps: expected N or N,N,... (ints), got {text!r}") from None
     return values[0] if len(values) == 1 else values
+
+
+def _check_writable(folder):
+    """Refuse an --out folder this process cannot create or write into (without creating it)."""
+    existing = folder
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(os.path.abspath(existing)) if existing != os.path.dirname(existing) else ""
+    if existing and not os.access(existing, os.W_OK | os.X_OK):
+        fail("register", "out", "a folder this process can write", f"{folder} ({existing} is not writable)")
+
+
+def _npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _png_bytes(image, reference):
@@ -121,16 +191,15 @@ def run(args):
     moving, moving_colour = read_image(args.moving, "MOVING")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out: {args.out} exists and is not a directory")
+    _check_writable(args.out)  # before the work, not after it
     result = register(fixed, moving, transform=args.transform, loss=args.loss, levels=args.levels,
                       steps=_parse_steps(args.steps, args.levels), lr=args.lr, smoothness=args.smoothness)
-    os.makedirs(args.out, exist_ok=True)
     out = lambda name: os.path.join(args.out, name)  # noqa: E731
+    files = {}  # every output is made in memory first, then written as one set (all or nothing)
 
     warped = result.apply(moving_colour) if moving_colour is not moving else result.warped
-    with atomic_write(out("warped.npy")) as f:
-        np.save(f, warped, allow_pickle=False)
-    with atomic_write(out("warped.png")) as f:
-        f.write(_png_bytes(warped, moving_colour))
+    files[out("warped.npy")] = _npy_bytes(warped)
+    files[out("warped.png")] = _png_bytes(warped, moving_colour)
 
     summary = {
         "fixed": args.fixed, "moving": args.moving, "transform": result.transform, "loss": result.loss,
@@ -141,8 +210,7 @@ def run(args):
     }
     written = ["warped.png", "warped.npy", "params.json"]
     if result.transform == "dense":
-        with atomic_write(out("flow.npy")) as f:
-            np.save(f, result.params, allow_pickle=False)
+        files[out("flow.npy")] = _npy_bytes(result.params)
         _, folded = jacobian_determinant(result.params, kind="flow", input_size=result.moving_size)
         summary.update(params="flow.npy (H, W, 2): per fixed pixel, (dx, dy) in moving-image pixels",
                        folded_fraction=folded)
@@ -153,15 +221,18 @@ def run(args):
         summary["pixel_matrix"] = result.pixel_matrix().tolist()
         summary["pixel_matrix_convention"] = ("OpenCV WARP_INVERSE_MAP: fixed pixel (x, y) reads moving pixel "
                                               "M @ (x, y, 1); integer pixel centres")
-    save_json(out("params.json"), summary)
+    files[out("params.json")] = dumps_json(summary, "register").encode()
 
     before = resample(np.asarray(moving, dtype=np.float64).reshape(-1, *moving.shape[-2:])[None], fixed.shape[-2:])[0]
     before = before[0] if moving.ndim == 2 else before
     name = f"{result.transform}, {result.loss}"
-    save_figure(registration_figure(fixed, before, result.warped, title=name), out("registration.png"))
-    save_figure(loss_curve_figure(result.loss_history, result.level_sizes, title=f"registration loss ({name})"),
-                out("loss.png"))
+    files[out("registration.png")] = figure_bytes(registration_figure(fixed, before, result.warped, title=name))
+    files[out("loss.png")] = figure_bytes(
+        loss_curve_figure(result.loss_history, result.level_sizes, title=f"registration loss ({name})"))
     written += ["registration.png", "loss.png"]
+    with lock_directory(args.out, "register", "out"):
+        remove_temporaries(args.out)
+        save_files(files, "register")
 
     print(f"registered {args.moving} onto {args.fixed}: {result.transform}, {result.loss} loss, "
           f"{len(result.level_sizes)} levels, {'+'.join(map(str, result.steps_run))} steps in {result.seconds:.2f} s")

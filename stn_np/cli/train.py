@@ -21,7 +21,9 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "train", help="train the CNN or ST-CNN on distorted digits (no options: ST-CNN on RTS synthetic digits)",
         description="Train a model, printing a progress line (stderr) and a summary per epoch (stdout); writes "
-                    "metrics.json, checkpoint.npz, curves.png and transformed.png to --out.")
+                    "metrics.json, checkpoint.npz, curves.png and transformed.png to --out. Exit status: 0 done, "
+                    "2 bad options or files (one line on stderr), 3 diverged (the loss stopped being finite: lower "
+                    "--lr), 130 interrupted (Ctrl-C; --resume continues).")
     p.add_argument("--data", default=d.data, help=f"{' | '.join(DATASETS)} (default: {d.data})")
     p.add_argument("--data-dir", metavar="DIR", help="folder of the four MNIST-layout files (mnist, fashion-mnist)")
     p.add_argument("--distortion", default=d.distortion, help=f"{' | '.join(DISTORTIONS)} (default: {d.distortion})")
@@ -59,6 +61,8 @@ def run(args):
     try:
         train(config, args.out, resume=args.resume, progress=not args.no_progress)
     except TrainingInterrupted as stop:
-        print(f"stn-np: {stop}", file=sys.stderr)
+        hint = ("" if stop.checkpoint is None else "; --resume writes them" if stop.complete
+                else "; --resume continues it")
+        print(f"stn-np: {stop}{hint}", file=sys.stderr)
         return 130
     return 0

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["batches", "to_float"]
+from ..validation import check_bool, check_int, describe, fail
+
+__all__ = ["batches", "to_float", "check_images"]
 
 
-def _check_images(images, name="images"):
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 3:
-        raise TypeError(f"{name}: expected uint8 of shape (n, H, W), got {images.dtype} {images.shape}")
-    return images
+def check_images(images, function, argument="images"):
+    """``images`` as a uint8 ndarray (n, H, W), H, W >= 1 (``TypeError``: another dtype; ``ValueError``: a shape)."""
+    array = images if isinstance(images, np.ndarray) else None
+    if array is None and isinstance(images, (list, tuple)):
+        array = np.asarray(images)
+    if array is None or array.dtype != np.uint8:
+        got = f"dtype {array.dtype}" if array is not None else describe(images)
+        fail(function, argument, "uint8 images of shape (n, H, W)", got, TypeError)
+    if array.ndim != 3 or min(array.shape[1:]) < 1:
+        fail(function, argument, "uint8 images of shape (n, H, W) with H, W >= 1", f"shape {array.shape}")
+    return array
 
 
 def to_float(images):
@@ -23,7 +31,7 @@ def to_float(images):
     >>> to_float(np.array([[[0, 255]]], np.uint8))
     array([[[[0., 1.]]]], dtype=float32)
     """
-    images = _check_images(images)
+    images = check_images(images, "to_float")
     return images[:, None].astype(np.float32) / np.float32(255)
 
 
@@ -44,10 +52,11 @@ def batches(images, labels, batch_size, shuffle=False, seed=0, drop_last=False):
     drop_last : bool
         Skip a final batch smaller than ``batch_size``.
 
-    Yields
-    ------
-    x : ndarray, float32, shape (B, 1, H, W), in [0, 1]
-    y : ndarray, int64, shape (B,)
+    Returns
+    -------
+    iterator of (x, y)
+        ``x`` float32 (B, 1, H, W) in [0, 1], ``y`` int64 (B,). The arguments are checked when
+        ``batches`` is called, not when the first batch is drawn.
 
     Examples
     --------
@@ -58,19 +67,25 @@ def batches(images, labels, batch_size, shuffle=False, seed=0, drop_last=False):
     >>> [x.shape for x, _ in batches(images, labels, 2, drop_last=True)]
     [(2, 1, 2, 2), (2, 1, 2, 2)]
     """
-    images = _check_images(images)
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(images):
-        raise TypeError(
-            f"labels: expected integers of shape ({len(images)},), got {labels.dtype} {labels.shape}"
-        )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    # checked here, not on the first next(): a bad argument is reported where it was passed
+    images = check_images(images, "batches")
+    labels = np.asarray(labels) if isinstance(labels, (np.ndarray, list, tuple)) else None
+    if labels is None or labels.dtype.kind not in "iu":
+        got = describe(labels) if labels is None else f"dtype {labels.dtype}"
+        fail("batches", "labels", "integer class labels", got, TypeError)
+    if labels.shape != (len(images),):
+        fail("batches", "labels", f"shape ({len(images)},), one label per image", f"shape {labels.shape}")
+    batch_size = check_int(batch_size, "batches", "batch_size", minimum=1)
+    seed = check_int(seed, "batches", "seed", minimum=0)
+    shuffle = check_bool(shuffle, "batches", "shuffle")
+    drop_last = check_bool(drop_last, "batches", "drop_last")
     n = len(images)
-    order = np.random.default_rng(int(seed)).permutation(n) if shuffle else np.arange(n)
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
+    return _batches(images, labels, order, stop, batch_size)
+
+
+def _batches(images, labels, order, stop, batch_size):
     for start in range(0, stop, batch_size):
         index = order[start : start + batch_size]
         yield to_float(images[index]), labels[index].astype(np.int64)

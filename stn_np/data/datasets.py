@@ -7,9 +7,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .digits import synthetic_digits
+from ..validation import check_choice, check_int, check_memory, describe, fail
+from .digits import IMAGE_SIZE, synthetic_digits
 from .distortions import DISTORTIONS, distort
-from .mnist import load_mnist_like
+from .mnist import NUM_CLASSES, read_split
 
 __all__ = ["make_dataset", "Splits", "DATASETS", "DIGITS_SIZES"]
 
@@ -30,16 +31,19 @@ class Splits(NamedTuple):
 def _check_size(value, name):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive int or None, got {value!r}")
-    return int(value)
+    value = check_int(value, "make_dataset", name, minimum=1)
+    check_memory((value, IMAGE_SIZE, IMAGE_SIZE), np.uint8, "make_dataset", name, "images")
+    return value
 
 
 def _take(images, labels, size, name, split, source):
+    if len(images) == 0:
+        fail("make_dataset", "data_dir", f"at least one sample in the {split} split",
+             f"an empty {split} split in {source}")
     if size is None:
         return images, labels
     if size > len(images):
-        raise ValueError(f"{name}: asked for {size} images but {source} has only {len(images)} in its {split} split")
+        fail("make_dataset", name, f"at most the {len(images)} images of the {split} split in {source}", size)
     return images[:size], labels[:size]
 
 
@@ -66,32 +70,44 @@ def make_dataset(name="digits", data_dir=None, distortion="none", train_size=Non
     -------
     Splits
         ``(train_images, train_labels, test_images, test_labels)``; images uint8 of side 28,
-        42 (RTS) or 60 (TC), labels int64.
+        42 (RTS) or 60 (TC) (files of another size keep it, with ``distortion="none"``), labels
+        int64 in [0, 10).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: an unknown name or distortion, a bad size or seed, a folder whose
+        files are malformed, hold labels outside [0, 10), or an empty split.
     """
-    if name not in DATASETS:
-        raise ValueError(f"name: expected one of {', '.join(DATASETS)}, got {name!r}")
-    if distortion not in DISTORTIONS:
-        raise ValueError(f"distortion: expected one of {', '.join(DISTORTIONS)}, got {distortion!r}")
+    here = "make_dataset"
+    check_choice(name, DATASETS, here, "name")
+    check_choice(distortion, DISTORTIONS, here, "distortion")
     train_size = _check_size(train_size, "train_size")
     test_size = _check_size(test_size, "test_size")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    seed = check_int(seed, here, "seed", minimum=0)
     digits_train, digits_test, distort_train, distort_test = (
         int(s) for s in np.random.SeedSequence(int(seed)).generate_state(4)
     )
     if name == "digits":
         if data_dir is not None:
-            raise ValueError("data_dir: only used with name='mnist' or 'fashion-mnist', not 'digits'")
+            fail(here, "data_dir", "None with name 'digits' (a folder is only read for 'mnist' or 'fashion-mnist')",
+                 describe(data_dir))
         x_train, y_train = synthetic_digits(DIGITS_SIZES[0] if train_size is None else train_size, digits_train)
         x_test, y_test = synthetic_digits(DIGITS_SIZES[1] if test_size is None else test_size, digits_test)
     else:
         if data_dir is None:
-            raise ValueError(f"data_dir: required for name={name!r} (a folder with the four MNIST-layout files)")
-        data_dir = os.fspath(data_dir)
-        x_train, y_train = _take(*load_mnist_like(data_dir, "train"), train_size, "train_size", "train", data_dir)
-        x_test, y_test = _take(*load_mnist_like(data_dir, "test"), test_size, "test_size", "test", data_dir)
-        if x_train.shape[1:] != (28, 28) and distortion != "none":
-            raise ValueError(f"distortion: {distortion!r} needs 28 x 28 images, {data_dir} has {x_train.shape[1:]}")
+            fail(here, "data_dir", f"a folder with the four MNIST-layout files for name {name!r}", "None")
+        split = lambda which: read_split(data_dir, which, NUM_CLASSES, here, "data_dir")  # noqa: E731
+        data_dir = os.fspath(data_dir) if isinstance(data_dir, (str, os.PathLike)) else data_dir
+        x_train, y_train = _take(*split("train"), train_size, "train_size", "train", data_dir)
+        x_test, y_test = _take(*split("test"), test_size, "test_size", "test", data_dir)
+        if x_test.shape[1:] != x_train.shape[1:]:
+            fail(here, "data_dir", f"test images of the training images' size {x_train.shape[1:]}",
+                 f"{x_test.shape[1:]} in {data_dir}")
+        if x_train.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) and distortion != "none":
+            fail(here, "distortion", f"'none' for images other than {IMAGE_SIZE} x {IMAGE_SIZE} (the paper's "
+                 "distortions are defined on 28 x 28 digits)", f"{distortion!r} with {data_dir}'s "
+                 f"{x_train.shape[1]} x {x_train.shape[2]} images")
     return Splits(
         distort(x_train, distortion, distort_train),
         y_train,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import check_int, check_memory
 from .warp import rotation_matrix, theta_from_pixel_map, warp_affine
 
 __all__ = [
@@ -175,12 +176,11 @@ def glyph_bank():
     return GlyphBank(images, centre, extent, fonts)
 
 
-def _check_n_seed(n, seed):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n: expected a non-negative int, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
-    return int(n), int(seed)
+def _check_n_seed(n, seed, function):
+    n = check_int(n, function, "n", minimum=0)
+    # the images (n, 28, 28) uint8 and about 16 float64 parameters per sample
+    check_memory((n, max(IMAGE_SIZE * IMAGE_SIZE, 16 * 8)), np.uint8, function, "n", "images and their parameters")
+    return n, check_int(seed, function, "seed", minimum=0)
 
 
 def _chunk_params(rng, n_fonts):
@@ -225,7 +225,7 @@ def digit_params(n, seed=0):
         :data:`STROKE_WEIGHTS`), ``size``, ``rotation`` (degrees), ``shear``, ``log_aspect``,
         ``shift`` (n, 2), ``blur`` and ``ink``; ranges in :data:`JITTER`.
     """
-    n, seed = _check_n_seed(n, seed)
+    n, seed = _check_n_seed(n, seed, "digit_params")
     n_fonts = len(glyph_bank().fonts)
     parts = [params for _, params, _ in _chunks(n, seed, n_fonts)]
     if not parts:
@@ -301,7 +301,7 @@ def synthetic_digits(n, seed=0):
     >>> images.shape, images.dtype, labels.dtype, sorted(labels[:10].tolist()) == list(range(10))
     ((20, 28, 28), dtype('uint8'), dtype('int64'), True)
     """
-    n, seed = _check_n_seed(n, seed)
+    n, seed = _check_n_seed(n, seed, "synthetic_digits")
     bank = glyph_bank()
     images = np.empty((n, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     labels = np.empty(n, dtype=np.int64)

@@ -46,6 +46,8 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
+from ..validation import check_choice, check_int, check_memory, check_real_array, fail
+from .batching import check_images
 from .warp import rotation_matrix, theta_from_pixel_map, warp_affine, warp_grid
 
 __all__ = ["distort", "distortion_params", "similarity_theta", "DISTORTIONS", "OUTPUT_SIZE"]
@@ -67,15 +69,8 @@ TC_CROP_RANGE = (4, SIZE - 4 - TC_CROP)
 CORNERS = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
 
 
-def _check_kind(kind):
-    if kind not in DISTORTIONS:
-        raise ValueError(f"distortion: expected one of {', '.join(DISTORTIONS)}, got {kind!r}")
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
-    return int(seed)
+def _check_kind(kind, function):
+    return check_choice(kind, DISTORTIONS, function, "kind")
 
 
 def similarity_theta(angle, scale, position, out_size):
@@ -101,9 +96,14 @@ def similarity_theta(angle, scale, position, out_size):
     array([[1.5, 0. , 0. ],
            [0. , 1.5, 0. ]])
     """
-    angle = np.asarray(angle, dtype=np.float64)
-    scale = np.asarray(scale, dtype=np.float64)
-    position = np.asarray(position, dtype=np.float64)
+    here = "similarity_theta"
+    angle = check_real_array(angle, here, "angle", shape=(None,), layout="(N,)")
+    n = len(angle)
+    scale = check_real_array(scale, here, "scale", shape=(n,), layout=f"(N,) with N = {n}, as angle")
+    position = check_real_array(position, here, "position", shape=(n, 2), layout=f"(N, 2) with N = {n}, as angle")
+    if not np.all(np.isfinite(scale) & (scale != 0)):
+        fail(here, "scale", "finite non-zero scales", f"{scale[~(np.isfinite(scale) & (scale != 0))][0]}")
+    out_size = check_int(out_size, here, "out_size", minimum=1)
     inverse = np.swapaxes(rotation_matrix(angle), 1, 2) / scale[:, None, None]  # R^T / s
     offset = CENTRE - (inverse @ position[:, :, None])[:, :, 0]
     return theta_from_pixel_map(inverse, offset, (SIZE, SIZE), (out_size, out_size))
@@ -163,10 +163,10 @@ def distortion_params(kind, n, seed=0):
           the canvas.
         * none: nothing.
     """
-    _check_kind(kind)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n: expected a non-negative int, got {n!r}")
-    rng = np.random.default_rng(_check_seed(seed))
+    _check_kind(kind, "distortion_params")
+    n = check_int(n, "distortion_params", "n", minimum=0)
+    check_memory((n, 64), np.float64, "distortion_params", "n", "parameters")  # at most ~64 numbers a sample
+    rng = np.random.default_rng(check_int(seed, "distortion_params", "seed", minimum=0))
     if kind == "none":
         return {}
     if kind == "R":
@@ -248,6 +248,7 @@ def distort(images, kind, seed=0, chunk_size=1024):
     Parameters
     ----------
     images : ndarray, uint8, shape (n, 28, 28)
+        (any (n, H, W) for ``kind="none"``, which returns a copy)
     kind : {"none", "R", "RTS", "P", "E", "TC"}
         See the module docstring.
     seed : int
@@ -267,15 +268,15 @@ def distort(images, kind, seed=0, chunk_size=1024):
     >>> distort(digits, "RTS", seed=0).shape
     (2, 42, 42)
     """
-    _check_kind(kind)
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (SIZE, SIZE):
-        raise ValueError(f"images: expected uint8 of shape (n, 28, 28), got {images.dtype} {images.shape}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size: expected a positive int, got {chunk_size!r}")
-    params = distortion_params(kind, len(images), seed)
-    if kind == "none":
+    _check_kind(kind, "distort")
+    images = check_images(images, "distort")
+    if kind == "none":  # any image size: nothing is warped
         return images.copy()
+    if images.shape[1:] != (SIZE, SIZE):
+        fail("distort", "images", f"(n, {SIZE}, {SIZE}) images for kind {kind!r} (only 'none' takes other sizes)",
+             f"shape {images.shape}")
+    chunk_size = check_int(chunk_size, "distort", "chunk_size", minimum=1)
+    params = distortion_params(kind, len(images), check_int(seed, "distort", "seed", minimum=0))
     size = OUTPUT_SIZE[kind]
     out = np.empty((len(images), size, size), dtype=np.uint8)
     for start in range(0, len(images), chunk_size):

@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
+from ..validation import check_pair, check_real_array
 
 __all__ = ["rotation_matrix", "theta_from_pixel_map", "warp_affine", "warp_grid"]
 
@@ -44,7 +45,7 @@ def rotation_matrix(degrees):
     >>> np.round(rotation_matrix([90.0])[0] @ [1.0, 0.0], 12)  # "right" turns to "up" (-y)
     array([ 0., -1.])
     """
-    a = np.deg2rad(np.asarray(degrees, dtype=np.float64))
+    a = np.deg2rad(check_real_array(degrees, "rotation_matrix", "degrees"))
     c, s = np.cos(a), np.sin(a)
     return np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], -2)
 
@@ -73,12 +74,12 @@ def theta_from_pixel_map(matrix, offset, in_hw, out_hw):
     array([[[1.5, 0. , 0. ],
             [0. , 1.5, 0. ]]])
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    offset = np.asarray(offset, dtype=np.float64)
-    if matrix.ndim != 3 or matrix.shape[1:] != (2, 2):
-        raise ValueError(f"matrix: expected shape (N, 2, 2), got {matrix.shape}")
-    if offset.shape != (matrix.shape[0], 2):
-        raise ValueError(f"offset: expected shape ({matrix.shape[0]}, 2), got {offset.shape}")
+    here = "theta_from_pixel_map"
+    matrix = check_real_array(matrix, here, "matrix", shape=(None, 2, 2), layout="(N, 2, 2)")
+    offset = check_real_array(offset, here, "offset", shape=(len(matrix), 2),
+                              layout=f"(N, 2) with N = {len(matrix)}, as matrix")
+    in_hw = check_pair(in_hw, here, "in_hw", minimum=1)
+    out_hw = check_pair(out_hw, here, "out_hw", minimum=1)
     d_in = np.array([in_hw[1] / 2, in_hw[0] / 2])
     d_out = np.array([out_hw[1] / 2, out_hw[0] / 2])
     linear = matrix * d_out[None, None, :] / d_in[None, :, None]

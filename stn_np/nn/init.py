@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..rng import resolve_rng
+from ..validation import check_choice, check_float_array, check_int, check_number, describe, fail
 
 __all__ = [
     "calculate_gain",
@@ -30,6 +31,22 @@ __all__ = [
 ]
 
 
+#: The names :func:`calculate_gain` knows.
+NONLINEARITIES = ("linear", "conv2d", "sigmoid", "relu", "tanh", "leaky_relu")
+
+
+def _check_tensor(tensor, function, argument="tensor", min_ndim=0):
+    """A Tensor (anything whose ``.data`` is a float ndarray) with at least ``min_ndim`` axes."""
+    data = getattr(tensor, "data", None)
+    if not isinstance(data, np.ndarray):
+        fail(function, argument, "a Tensor or Parameter", f"a {type(tensor).__name__}", TypeError)
+    check_float_array(data, function, argument)
+    if data.ndim < min_ndim:
+        fail(function, argument, f"a weight of at least {min_ndim} dimensions (fan in and fan out)",
+             f"shape {data.shape}")
+    return tensor
+
+
 def _fill(tensor, values):
     tensor.data[...] = values  # cast to the tensor's dtype by the assignment
     return tensor
@@ -38,98 +55,143 @@ def _fill(tensor, values):
 def calculate_gain(nonlinearity, param=None):
     """Recommended gain for ``nonlinearity``: 1 for linear/sigmoid, sqrt(2) for relu,
     5/3 for tanh, ``sqrt(2 / (1 + a^2))`` for leaky_relu with slope ``a = param`` (default 0.01)."""
+    check_choice(nonlinearity, NONLINEARITIES, "calculate_gain", "nonlinearity")
+    if param is not None:
+        param = check_number(param, "calculate_gain", "param")
     if nonlinearity in ("linear", "conv2d", "sigmoid"):
         return 1.0
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "tanh":
         return 5.0 / 3.0
-    if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else float(param)
-        return math.sqrt(2.0 / (1.0 + slope**2))
-    raise ValueError(
-        f"nonlinearity: expected linear, conv2d, sigmoid, relu, tanh or leaky_relu, got {nonlinearity!r}"
-    )
+    slope = 0.01 if param is None else param
+    return math.sqrt(2.0 / (1.0 + slope**2))
 
 
-def fan_in_and_fan_out(shape):
+def fan_in_and_fan_out(shape, function="fan_in_and_fan_out", argument="shape"):
     """``(fan_in, fan_out)`` of a weight: (out, in) for linear, (out, in, kh, kw) for conv.
 
-    fan_in = in * kh * kw, fan_out = out * kh * kw.
+    fan_in = in * kh * kw, fan_out = out * kh * kw. ``function`` and ``argument`` name the
+    caller in error messages.
     """
-    shape = tuple(shape)
-    if len(shape) < 2:
-        raise ValueError(f"tensor: fan in and fan out need at least 2 dimensions, got shape {shape}")
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    ok = isinstance(shape, (tuple, list)) and len(shape) >= 2
+    if ok:
+        try:
+            shape = tuple(check_int(s, function, argument, minimum=0) for s in shape)
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        fail(function, argument, "the shape of a weight, at least 2 ints >= 0", describe(shape))
+    receptive = math.prod(shape[2:])
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _fan(shape, mode):
-    fan_in, fan_out = fan_in_and_fan_out(shape)
-    if mode == "fan_in":
-        return fan_in
-    if mode == "fan_out":
-        return fan_out
-    raise ValueError(f"mode: expected 'fan_in' or 'fan_out', got {mode!r}")
+def _fan(tensor, mode, function):
+    _check_tensor(tensor, function, min_ndim=2)
+    fan_in, fan_out = fan_in_and_fan_out(tensor.shape, function, "tensor")
+    fan = fan_in if check_choice(mode, ("fan_in", "fan_out"), function, "mode") == "fan_in" else fan_out
+    if fan == 0:
+        fail(function, "tensor", f"a weight with a non-zero {mode}", f"shape {tensor.shape}")
+    return fan
 
 
 def uniform_(tensor, a=0.0, b=1.0, rng=None):
     """Fill with draws from U(a, b)."""
-    return _fill(tensor, resolve_rng(rng).uniform(a, b, tensor.shape))
+    return _uniform(tensor, a, b, rng, "uniform_")
+
+
+def _uniform(tensor, a, b, rng, function):
+    _check_tensor(tensor, function)
+    a = check_number(a, function, "a")
+    b = check_number(b, function, "b", minimum=a)
+    return _fill(tensor, resolve_rng(rng, function).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, rng=None):
     """Fill with draws from N(mean, std^2)."""
-    return _fill(tensor, resolve_rng(rng).normal(mean, std, tensor.shape))
+    return _normal(tensor, mean, std, rng, "normal_")
+
+
+def _normal(tensor, mean, std, rng, function):
+    _check_tensor(tensor, function)
+    mean = check_number(mean, function, "mean")
+    std = check_number(std, function, "std", minimum=0)
+    return _fill(tensor, resolve_rng(rng, function).normal(mean, std, tensor.shape))
 
 
 def constant_(tensor, value):
-    """Fill with ``value`` (a scalar, or an array broadcasting to the tensor's shape)."""
-    return _fill(tensor, value)
+    """Fill with ``value`` (a real scalar, or an array broadcasting to the tensor's shape)."""
+    _check_tensor(tensor, "constant_")
+    array = np.asarray(value) if not isinstance(value, (str, bytes)) else None
+    if array is None or array.dtype.kind not in "biuf":
+        fail("constant_", "value", "a real number or array", describe(value), TypeError)
+    try:
+        np.broadcast_shapes(array.shape, tensor.shape)
+    except ValueError:
+        fail("constant_", "value", f"a scalar or an array broadcasting to {tensor.shape}", f"shape {array.shape}")
+    return _fill(tensor, array)
 
 
 def zeros_(tensor):
     """Fill with 0."""
-    return _fill(tensor, 0)
+    return _fill(_check_tensor(tensor, "zeros_"), 0)
 
 
 def ones_(tensor):
     """Fill with 1."""
-    return _fill(tensor, 1)
+    return _fill(_check_tensor(tensor, "ones_"), 1)
 
 
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
     """He initialisation: U(-bound, bound) with ``bound = gain * sqrt(3 / fan)``."""
-    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor.shape, mode))
-    return uniform_(tensor, -bound, bound, rng)
+    fan = _fan(tensor, mode, "kaiming_uniform_")
+    bound = _gain(nonlinearity, a, "kaiming_uniform_") * math.sqrt(3.0 / fan)
+    return _uniform(tensor, -bound, bound, rng, "kaiming_uniform_")
 
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", rng=None):
     """He initialisation: N(0, std^2) with ``std = gain / sqrt(fan)``."""
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor.shape, mode))
-    return normal_(tensor, 0.0, std, rng)
+    fan = _fan(tensor, mode, "kaiming_normal_")
+    std = _gain(nonlinearity, a, "kaiming_normal_") / math.sqrt(fan)
+    return _normal(tensor, 0.0, std, rng, "kaiming_normal_")
+
+
+def _gain(nonlinearity, a, function):
+    """:func:`calculate_gain` with the messages naming ``function`` and its ``a``."""
+    check_choice(nonlinearity, NONLINEARITIES, function, "nonlinearity")
+    return calculate_gain(nonlinearity, check_number(a, function, "a"))
+
+
+def _xavier_bound(tensor, gain, function, factor):
+    _check_tensor(tensor, function, min_ndim=2)
+    fan_in, fan_out = fan_in_and_fan_out(tensor.shape, function, "tensor")
+    if fan_in + fan_out == 0:
+        fail(function, "tensor", "a weight with non-zero fans", f"shape {tensor.shape}")
+    return check_number(gain, function, "gain", minimum=0) * math.sqrt(factor / (fan_in + fan_out))
 
 
 def xavier_uniform_(tensor, gain=1.0, rng=None):
     """Glorot initialisation: U(-bound, bound), ``bound = gain * sqrt(6 / (fan_in + fan_out))``."""
-    fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound, rng)
+    bound = _xavier_bound(tensor, gain, "xavier_uniform_", 6.0)
+    return _uniform(tensor, -bound, bound, rng, "xavier_uniform_")
 
 
 def xavier_normal_(tensor, gain=1.0, rng=None):
     """Glorot initialisation: N(0, std^2), ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
-    fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng)
+    return _normal(tensor, 0.0, _xavier_bound(tensor, gain, "xavier_normal_", 2.0), rng, "xavier_normal_")
 
 
 def default_init_(weight, bias=None, rng=None):
     """PyTorch's default for Conv2d and Linear: ``kaiming_uniform_(weight, a=sqrt(5))`` and the
     bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)). Returns ``(weight, bias)``."""
-    rng = resolve_rng(rng)
-    kaiming_uniform_(weight, a=math.sqrt(5), rng=rng)
+    rng = resolve_rng(rng, "default_init_")
+    _check_tensor(weight, "default_init_", "weight", min_ndim=2)
     if bias is not None:
-        fan_in, _ = fan_in_and_fan_out(weight.shape)
+        _check_tensor(bias, "default_init_", "bias")
+    fan_in, _ = fan_in_and_fan_out(weight.shape, "default_init_", "weight")
+    if fan_in > 0:
+        kaiming_uniform_(weight, a=math.sqrt(5), rng=rng)
+    if bias is not None:
         bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-        uniform_(bias, -bound, bound, rng)
+        _uniform(bias, -bound, bound, rng, "default_init_")
     return weight, bias

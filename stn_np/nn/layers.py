@@ -9,7 +9,16 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd.tensor import Tensor
-from ..validation import check_int, check_number, check_pair, fail
+from ..validation import (
+    check_bool,
+    check_dtype,
+    check_int,
+    check_memory,
+    check_number,
+    check_pair,
+    check_real_array,
+    fail,
+)
 from ..rng import resolve_rng
 from . import init
 from .module import Module, Parameter
@@ -18,10 +27,7 @@ __all__ = ["Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "ReLU", "Dropout", "Dro
 
 
 def _float_dtype(dtype, layer):
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        fail(layer, "dtype", "a floating-point dtype", f"{dtype}", TypeError)
-    return dtype
+    return check_dtype(dtype, layer, "dtype")
 
 
 class Conv2d(Module):
@@ -59,9 +65,11 @@ class Conv2d(Module):
         self.stride = check_pair(stride, "Conv2d", "stride", minimum=1)
         self.padding = check_pair(padding, "Conv2d", "padding", minimum=0)
         dtype = _float_dtype(dtype, "Conv2d")
+        check_memory((out_channels, in_channels) + self.kernel_size, dtype, "Conv2d",
+                     "out_channels" if out_channels >= in_channels else "in_channels", "a weight")
         self.weight = Parameter(np.empty((out_channels, in_channels) + self.kernel_size, dtype=dtype))
-        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
-        init.default_init_(self.weight, self.bias, resolve_rng(rng))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if check_bool(bias, "Conv2d", "bias") else None
+        init.default_init_(self.weight, self.bias, resolve_rng(rng, "Conv2d"))
 
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
@@ -91,9 +99,11 @@ class Linear(Module):
         self.in_features = check_int(in_features, "Linear", "in_features", minimum=1)
         self.out_features = check_int(out_features, "Linear", "out_features", minimum=1)
         dtype = _float_dtype(dtype, "Linear")
+        check_memory((out_features, in_features), dtype, "Linear",
+                     "out_features" if out_features >= in_features else "in_features", "a weight")
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
-        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
-        init.default_init_(self.weight, self.bias, resolve_rng(rng))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if check_bool(bias, "Linear", "bias") else None
+        init.default_init_(self.weight, self.bias, resolve_rng(rng, "Linear"))
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)
@@ -139,7 +149,7 @@ class _DropoutBase(Module):
     def __init__(self, p=0.5, rng=None):
         super().__init__()
         self.p = check_number(p, type(self).__name__, "p", minimum=0, maximum=1)
-        self.rng = None if rng is None else resolve_rng(rng)
+        self.rng = None if rng is None else resolve_rng(rng, type(self).__name__)
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -167,11 +177,15 @@ class Flatten(Module):
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+        self.start_dim = check_int(start_dim, "Flatten", "start_dim")
+        self.end_dim = check_int(end_dim, "Flatten", "end_dim")
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = x if isinstance(x, Tensor) else Tensor(check_real_array(x, "Flatten", "x", dtype=None))
         shape = x.shape
+        for name, dim in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -len(shape) <= dim < len(shape):  # an out-of-range axis must not wrap around
+                fail("Flatten", name, f"an axis in [-{len(shape)}, {len(shape)}) of the input's shape {shape}", dim)
         start, end = self.start_dim % len(shape), self.end_dim % len(shape)
         if start > end:
             fail("Flatten", "start_dim", f"an axis at or before end_dim {self.end_dim} for shape {shape}",

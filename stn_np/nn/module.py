@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..validation import check_bool, check_dtype, check_mapping, check_real_array, fail
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "LoadResult"]
 
@@ -41,7 +42,11 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data, requires_grad=True, dtype=None):
-        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+        data = check_real_array(data, "Parameter", "data", dtype=None)
+        dtype = None if dtype is None else check_dtype(dtype, "Parameter", "dtype")
+        if dtype is None and data.dtype.kind != "f":
+            fail("Parameter", "data", "floating-point values (or a float dtype)", f"dtype {data.dtype}", TypeError)
+        super().__init__(data, requires_grad=check_bool(requires_grad, "Parameter", "requires_grad"), dtype=dtype)
 
     def __repr__(self):
         return "Parameter" + super().__repr__()[len("Tensor"):]
@@ -157,8 +162,9 @@ class Module:
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode=True):
         """Set ``training`` on this module and all descendants; returns self."""
+        mode = check_bool(mode, f"{type(self).__name__}.train", "mode")
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            object.__setattr__(m, "training", mode)
         return self
 
     def eval(self):
@@ -176,9 +182,7 @@ class Module:
         The Parameter objects stay the same (an optimizer holding them still works) and their
         gradients are dropped.
         """
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype: expected a floating-point dtype, got {dtype}")
+        dtype = check_dtype(dtype, f"{type(self).__name__}.astype", "dtype")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
@@ -209,7 +213,12 @@ class Module:
         ValueError
             Listing every missing, unexpected (when strict), shape-mismatched and
             dtype-mismatched name; nothing is loaded when it is raised.
+        TypeError
+            When ``state_dict`` is not a mapping or a value is not a real array.
         """
+        here = f"{type(self).__name__}.load_state_dict"
+        check_mapping(state_dict, here, "state_dict", "a dict of parameter names to arrays")
+        strict = check_bool(strict, here, "strict")
         own = OrderedDict(self.named_parameters())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -224,7 +233,9 @@ class Module:
                 continue
             value = state_dict[name]
             value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.shape != p.shape:
+            if value.dtype.kind not in "biuf":
+                problems.append(f"{name}: {value.dtype} values in the state dict, not numbers")
+            elif value.shape != p.shape:
                 problems.append(f"{name}: shape {value.shape} in the state dict, {p.shape} in the model")
             elif value.dtype != p.dtype:
                 problems.append(
@@ -233,7 +244,7 @@ class Module:
                 )
             values[name] = value
         if problems:
-            raise ValueError(f"load_state_dict for {type(self).__name__}: " + "; ".join(problems))
+            fail(here, "state_dict", "the model's parameter names, shapes and dtypes", "; ".join(problems))
         for name, value in values.items():
             np.copyto(own[name].data, value)
         return LoadResult(missing, unexpected)
@@ -268,13 +279,17 @@ class ModuleList(Module):
 
     def __init__(self, modules=()):
         super().__init__()
+        if not isinstance(modules, (list, tuple)) and not hasattr(modules, "__iter__"):
+            fail(type(self).__name__, "modules", "an iterable of Modules", f"a {type(modules).__name__}", TypeError)
         for m in modules:
+            if not isinstance(m, Module):
+                fail(type(self).__name__, "modules", "Modules only", f"a {type(m).__name__} among them", TypeError)
             self.append(m)
 
     def append(self, module):
         """Add ``module`` at the end; returns self."""
         if not isinstance(module, Module):
-            raise TypeError(f"module: expected a Module, got {type(module).__name__}")
+            fail(f"{type(self).__name__}.append", "module", "a Module", f"a {type(module).__name__}", TypeError)
         setattr(self, str(len(self._modules)), module)
         return self
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from .elementwise import ReLUFunction
-from ..validation import check_float_array, fail, shape_of
+from ..validation import check_float_array, check_real_array, fail, shape_of
 
 __all__ = ["LogSoftmaxFunction", "log_softmax", "relu"]
 
@@ -33,6 +33,7 @@ class LogSoftmaxFunction(Function):
 
 def relu(x):
     """Elementwise ``max(x, 0)`` (the core ``ReLUFunction`` op; subgradient 0 at 0)."""
+    check_real_array(x, "relu", "x", dtype=None)
     return ReLUFunction.apply(x)
 
 

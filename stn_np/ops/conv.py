@@ -22,7 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd.function import Function
-from ..validation import check_float_array, check_ndim, check_pair, fail, shape_of
+from ..validation import check_float_array, check_memory, check_ndim, check_pair, dtype_of, fail, shape_of
 
 __all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size", "pad_spatial"]
 
@@ -144,12 +144,17 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     padding = check_pair(padding, here, "padding", minimum=0)
     if xs[1] != ws[1]:
         fail(here, "weight", f"{xs[1]} input channels to match x of shape {xs}", f"shape {ws}")
+    if min(ws[2:]) < 1:  # a 0 x 0 kernel would silently give bias-only outputs
+        fail(here, "weight", "a kernel of at least 1 x 1", f"shape {ws}")
     for axis, (size, k, s, p) in enumerate(zip(xs[2:], ws[2:], stride, padding)):
         if conv_output_size(size, k, s, p) < 1:
             fail(here, "weight", f"a kernel that fits in x of spatial size {xs[2:]} with padding {padding}",
                  f"kernel {ws[2:]}")
+    check_memory((xs[0], *(conv_output_size(n, k, s, p) for n, k, s, p in zip(xs[2:], ws[2:], stride, padding)),
+                  xs[1] * ws[2] * ws[3] + ws[0]), dtype_of(x), here, "x", "an im2col matrix and output")
     if bias is None:
         return Conv2dFunction.apply(x, weight, stride=stride, padding=padding)
     if shape_of(bias) != (ws[0],):
         fail(here, "bias", f"shape ({ws[0]},)", f"shape {shape_of(bias)}")
+    check_float_array(bias, here, "bias")
     return Conv2dFunction.apply(x, weight, bias, stride=stride, padding=padding)

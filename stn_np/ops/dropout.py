@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..rng import resolve_rng
-from ..validation import check_float_array, check_ndim, check_number, dtype_of, shape_of
+from ..validation import check_bool, check_float_array, check_ndim, check_number, dtype_of, shape_of
 
 __all__ = ["DropoutFunction", "dropout", "dropout2d"]
 
@@ -65,7 +65,7 @@ def dropout(x, p=0.5, training=True, rng=None):
     """
     p = check_number(p, "dropout", "p", minimum=0, maximum=1)
     check_float_array(x, "dropout", "x")
-    return _apply(x, p, training, rng, shape_of(x))
+    return _apply(x, p, check_bool(training, "dropout", "training"), rng, shape_of(x))
 
 
 def dropout2d(x, p=0.5, training=True, rng=None):
@@ -77,4 +77,4 @@ def dropout2d(x, p=0.5, training=True, rng=None):
     p = check_number(p, "dropout2d", "p", minimum=0, maximum=1)
     shape = check_ndim(x, 4, "dropout2d", "x", "(N, C, H, W)")
     check_float_array(x, "dropout2d", "x")
-    return _apply(x, p, training, rng, shape[:2] + (1, 1))
+    return _apply(x, p, check_bool(training, "dropout2d", "training"), rng, shape[:2] + (1, 1))

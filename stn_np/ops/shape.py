@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd.function import Function
+from ..validation import check_join
 
 
 class ReshapeFunction(Function):
@@ -98,15 +99,11 @@ class StackFunction(Function):
 
 def concatenate(tensors, axis=0):
     """Join a sequence of tensors along an existing axis (differentiable ``np.concatenate``)."""
-    tensors = tuple(tensors)
-    if not tensors:
-        raise ValueError("concatenate: tensors: expected a non-empty sequence, got an empty one")
+    tensors, axis = check_join(tensors, axis, "concatenate")
     return ConcatenateFunction.apply(*tensors, axis=axis)
 
 
 def stack(tensors, axis=0):
     """Join a sequence of equally shaped tensors along a new axis (differentiable ``np.stack``)."""
-    tensors = tuple(tensors)
-    if not tensors:
-        raise ValueError("stack: tensors: expected a non-empty sequence, got an empty one")
+    tensors, axis = check_join(tensors, axis, "stack", new_axis=True)
     return StackFunction.apply(*tensors, axis=axis)

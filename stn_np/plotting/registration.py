@@ -5,16 +5,18 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..validation import check_int, check_real_array, describe, fail
+
 __all__ = ["checkerboard", "overlay", "registration_figure", "loss_curve_figure"]
 
 
-def _as_display(image, name):
+def _as_display(image, name, function="registration_figure"):
     """A 2-D or (C, H, W) image as (H, W) (one channel or several averaged) or (H, W, 3) (three channels)."""
-    image = np.asarray(image, dtype=np.float64)
-    if image.ndim == 2:
+    image = check_real_array(image, function, name)
+    if image.ndim == 2 and image.size:
         return image
-    if image.ndim != 3:
-        raise ValueError(f"{name}: expected a 2-D or (C, H, W) image, got shape {image.shape}")
+    if image.ndim != 3 or not image.size:
+        fail(function, name, "a non-empty 2-D or (C, H, W) image", f"shape {image.shape}")
     if image.shape[0] == 3:
         return image.transpose(1, 2, 0)
     return image.mean(axis=0)
@@ -46,11 +48,13 @@ def checkerboard(a, b, tiles=8):
            [1., 1., 0., 0.],
            [1., 1., 0., 0.]])
     """
-    a, b = np.asarray(a), np.asarray(b)
+    a = check_real_array(a, "checkerboard", "a", dtype=None)
+    b = check_real_array(b, "checkerboard", "b", dtype=None)
+    if a.ndim not in (2, 3):
+        fail("checkerboard", "a", "an (H, W) or (H, W, 3) image", f"shape {a.shape}")
     if a.shape != b.shape:
-        raise ValueError(f"b: expected the shape of a, {a.shape}, got {b.shape}")
-    if not isinstance(tiles, (int, np.integer)) or tiles < 1:
-        raise ValueError(f"tiles: expected a positive int, got {tiles!r}")
+        fail("checkerboard", "b", f"the shape of a, {a.shape}", f"shape {b.shape}")
+    tiles = check_int(tiles, "checkerboard", "tiles", minimum=1)
     h, w = a.shape[:2]
     rows = (np.arange(h) * tiles // h)[:, None]
     cols = (np.arange(w) * tiles // w)[None, :]
@@ -69,7 +73,10 @@ def overlay(fixed, other):
     >>> overlay(np.ones((1, 1)), np.zeros((1, 1)))[0, 0]    # only in fixed: magenta
     array([1., 0., 1.])
     """
-    fixed, other = np.asarray(fixed, dtype=np.float64), np.asarray(other, dtype=np.float64)
+    fixed, other = check_real_array(fixed, "overlay", "fixed"), check_real_array(other, "overlay", "other")
+    if fixed.ndim != 2 or other.shape != fixed.shape:
+        fail("overlay", "other" if fixed.ndim == 2 else "fixed", "two (H, W) images of one shape",
+             f"shapes {fixed.shape} and {other.shape}")
     return np.stack([fixed, other, fixed], axis=-1)
 
 
@@ -96,7 +103,9 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
     """
     images = [_as_display(x, n) for x, n in ((fixed, "fixed"), (moving_before, "moving_before"), (warped, "warped"))]
     if not images[0].shape == images[1].shape == images[2].shape:
-        raise ValueError(f"warped: fixed, moving_before and warped must have one shape, got {[i.shape for i in images]}")
+        fail("registration_figure", "warped", "fixed, moving_before and warped of one shape",
+             f"shapes {[i.shape for i in images]}")
+    tiles = check_int(tiles, "registration_figure", "tiles", minimum=1)
     fixed_d, before_d, warped_d = _normalise(images)
     gray = [_gray(i) for i in (fixed_d, before_d, warped_d)]
     cmap = None if fixed_d.ndim == 3 else "gray"
@@ -137,8 +146,15 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None):
     matplotlib.figure.Figure
         A log-scale y axis when every value is positive.
     """
-    if not loss_history or not any(len(h) for h in loss_history):
-        raise ValueError("loss_history: expected at least one level with at least one step")
+    if not isinstance(loss_history, (list, tuple)):
+        fail("loss_curve_figure", "loss_history", "a list of 1-D arrays (one per level)", describe(loss_history),
+             TypeError)
+    loss_history = [check_real_array(h, "loss_curve_figure", "loss_history").reshape(-1) for h in loss_history]
+    if not any(len(h) for h in loss_history):
+        fail("loss_curve_figure", "loss_history", "at least one level with at least one step", "none")
+    if level_sizes is not None and len(level_sizes) != len(loss_history):
+        fail("loss_curve_figure", "level_sizes", f"{len(loss_history)} entries, one per level",
+             f"{len(level_sizes)}")
     figure = Figure(figsize=(7, 3.8))
     ax = figure.subplots()
     start = 0

@@ -330,7 +330,8 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
         patience = check_int(patience, "register", "patience", minimum=1)
     tol = check_number(tol, "register", "tol", minimum=0)
     model = dataclasses.replace(model, control_points=check_control_points(control_points, "register"))
-    scale = float(fixed_batch.std())
+    peak = float(np.abs(fixed_batch).max())  # the std of values >= 1e154 would overflow on its squares
+    scale = peak * float((fixed_batch / peak).std()) if peak > 0 else 0.0
     if scale == 0:
         fail("register", "fixed", "an image with some contrast to register against", "a constant image")
 

@@ -20,25 +20,14 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..validation import FLOAT_DTYPES, check_bool, check_int, fail
+from ..validation import FLOAT_DTYPES, check_bool, check_dtype, check_int, check_memory, check_real_array, fail
 
 __all__ = ["normalized_to_pixel", "pixel_to_normalized", "coordinate_scale", "pixel_size", "identity_grid",
-           "linspace_from_neg_one", "sample_points", "check_float_dtype"]
+           "linspace_from_neg_one", "sample_points"]
 
 
 def _check_size(size, name="size", function="normalized_to_pixel"):
     return check_int(size, function, name, minimum=1)
-
-
-def check_float_dtype(dtype, function, argument="dtype"):
-    """``np.dtype(dtype)`` if it is float32 or float64, else ``TypeError`` (coordinates are never integers)."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved not in FLOAT_DTYPES:
-        fail(function, argument, "float32 or float64", repr(dtype) if resolved is None else str(resolved), TypeError)
-    return resolved
 
 
 def coordinate_scale(size, align_corners=False):
@@ -53,6 +42,7 @@ def coordinate_scale(size, align_corners=False):
     (2.5, 2.0)
     """
     _check_size(size, function="coordinate_scale")
+    align_corners = check_bool(align_corners, "coordinate_scale", "align_corners")
     return (size - 1) / 2 if align_corners else size / 2
 
 
@@ -69,7 +59,7 @@ def pixel_size(size, align_corners=False):
     (0.5, 0.5, 0.0)
     """
     _check_size(size, function="pixel_size")
-    if align_corners:
+    if check_bool(align_corners, "pixel_size", "align_corners"):
         return 0.0 if size == 1 else 2.0 / (size - 1)
     return 2.0 / size
 
@@ -118,7 +108,8 @@ def normalized_to_pixel(coord, size, align_corners=False):
     (1.9999999999999998, 2.0)
     """
     _check_size(size)
-    coord = np.asarray(coord)
+    check_bool(align_corners, "normalized_to_pixel", "align_corners")
+    coord = check_real_array(coord, "normalized_to_pixel", "coord", dtype=None)
     with np.errstate(over="ignore", invalid="ignore"):
         if align_corners:
             return (coord + 1) / 2 * (size - 1)
@@ -160,7 +151,8 @@ def pixel_to_normalized(pixel, size, align_corners=False):
     """Inverse of :func:`normalized_to_pixel` (for ``size == 1`` with ``align_corners=True``,
     where every coordinate maps to pixel 0, it returns 0)."""
     _check_size(size, function="pixel_to_normalized")
-    pixel = np.asarray(pixel)
+    check_bool(align_corners, "pixel_to_normalized", "align_corners")
+    pixel = check_real_array(pixel, "pixel_to_normalized", "pixel", dtype=None)
     if align_corners:
         if size == 1:
             return pixel * 0
@@ -186,7 +178,9 @@ def identity_grid(height, width, align_corners=False, dtype=np.float64):
     """
     check_int(height, "identity_grid", "height", minimum=0)
     check_int(width, "identity_grid", "width", minimum=0)
-    dtype = check_float_dtype(dtype, "identity_grid")
+    check_bool(align_corners, "identity_grid", "align_corners")
+    dtype = check_dtype(dtype, "identity_grid", "dtype", choices=FLOAT_DTYPES)
+    check_memory((height, width, 2), dtype, "identity_grid", "height" if height >= width else "width")
     grid = np.empty((height, width, 2), dtype=dtype)
     grid[..., 0] = linspace_from_neg_one(width, align_corners, dtype)[None, :]
     grid[..., 1] = linspace_from_neg_one(height, align_corners, dtype)[:, None]
@@ -265,6 +259,12 @@ def sample_points(rng, N, H, W, H_out, W_out, mode="bilinear", align_corners=Fal
     True
     """
     check_bool(align_corners, "sample_points", "align_corners")
+    if not isinstance(rng, np.random.Generator):
+        fail("sample_points", "rng", "a numpy.random.Generator", f"a {type(rng).__name__}", TypeError)
+    N, H, W, H_out, W_out = (check_int(v, "sample_points", name, minimum=1)
+                             for v, name in zip((N, H, W, H_out, W_out), ("N", "H", "W", "H_out", "W_out")))
+    margin = check_int(margin, "sample_points", "margin", minimum=0)
+    check_memory((N, H_out, W_out, 4), np.float64, "sample_points", "W_out" if W_out >= H_out else "H_out", "a grid")
     if mode == "nearest":
         offsets = rng.uniform(-0.4, 0.4, (N, H_out, W_out, 2))
     else:

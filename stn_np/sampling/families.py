@@ -42,7 +42,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..validation import check_choice, fail
+from ..validation import check_bool, check_choice, check_dtype, check_int, check_memory, fail
 from .grid_affine import affine_grid, attention_grid
 from .grid_displacement import displacement_grid
 from .grid_projective import projective_grid
@@ -99,6 +99,9 @@ class TransformFamily:
     def identity(self, batch=None, dtype=np.float64, size=None, **options):
         """The identity parameters, shape ``shape()`` or ``(batch,) + shape()`` (a new array)."""
         shape = self.shape(size, **options)
+        here = f"TransformFamily({self.name!r}).identity"
+        batch = None if batch is None else check_int(batch, here, "batch", minimum=0)
+        check_memory((batch or 1, *shape), check_dtype(dtype, here, "dtype"), here, "batch", "parameters")
         row = np.asarray(self._identity_row(shape), dtype=dtype).reshape(shape)
         return row.copy() if batch is None else np.tile(row, (batch,) + (1,) * len(shape))
 
@@ -163,4 +166,5 @@ def get_family(name, function="get_family", parametric=False):
         Naming ``function`` (the caller, for the message) and the known families, when there is
         none called ``name``.
     """
+    parametric = check_bool(parametric, function, "parametric")
     return FAMILIES[check_choice(name, PARAMETRIC if parametric else tuple(FAMILIES), function, "transform")]

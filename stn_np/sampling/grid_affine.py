@@ -12,6 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..autograd.function import Function
+from ..validation import check_memory
 from .grid_common import as_parameter, base_points, check_generator_args
 
 __all__ = ["AffineGridFunction", "AttentionGridFunction", "affine_grid", "attention_grid"]
@@ -121,6 +122,7 @@ def affine_grid(theta, size, align_corners=False):
                       "coordinate is 0 (as in PyTorch since 1.3.0; it was -1 before). align_corners=False gives "
                       "the axis its usual extent.", UserWarning, stacklevel=2)
     theta = as_parameter(theta, "affine_grid", "theta", (n, 2, 3), f"(N, 2, 3) with N = size[0] = {n}")
+    check_memory((n, h, w, 2), theta.dtype, "affine_grid", "size", "a grid")
     return AffineGridFunction.apply(theta, height=h, width=w, align_corners=align_corners)
 
 
@@ -153,4 +155,5 @@ def attention_grid(params, size, align_corners=False):
     """
     (n, _, h, w), align_corners = check_generator_args(size, align_corners, "attention_grid")
     params = as_parameter(params, "attention_grid", "params", (n, 3), f"(N, 3) = (s, tx, ty) with N = size[0] = {n}")
+    check_memory((n, h, w, 2), params.dtype, "attention_grid", "size", "a grid")
     return AttentionGridFunction.apply(params, height=h, width=w, align_corners=align_corners)

@@ -7,6 +7,7 @@ pixel centre in normalised coordinates and ``g = (g_x, g_y)`` the upstream gradi
 import numpy as np
 
 from ..autograd.function import Function
+from ..validation import check_memory
 from .grid_common import as_parameter, base_points, check_generator_args
 
 __all__ = ["ProjectiveGridFunction", "projective_grid", "MIN_DENOMINATOR"]
@@ -103,4 +104,5 @@ def projective_grid(params, size, align_corners=False):
     """
     (n, _, h, w), align_corners = check_generator_args(size, align_corners, "projective_grid")
     params = as_parameter(params, "projective_grid", "params", (n, 8), f"(N, 8) = (h0, ..., h7) with N = size[0] = {n}")
+    check_memory((n, h, w, 2), params.dtype, "projective_grid", "size", "a grid")
     return ProjectiveGridFunction.apply(params, height=h, width=w, align_corners=align_corners)

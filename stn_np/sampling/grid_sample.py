@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..validation import check_image_and_grid
+from ..validation import check_image_and_grid, check_memory
 from .kernels import BILINEAR, resolve_kernel
 from .matrix import build_operator
 from .padding import check_padding, frame_image, unframe_gradient
@@ -198,5 +198,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "grid_sample")
     subgradient = check_subgradient(subgradient, "grid_sample")
     input, grid = check_image_and_grid(input, grid, "grid_sample")
+    check_memory(grid.shape[:3] + (input.shape[1] + 2 * kernel.ntaps**2,), input.dtype, "grid_sample", "grid",
+                 "an output and its sampling operator")
     return GridSampleFunction.apply(input, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners,
                                     subgradient=subgradient)

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ..validation import check_pair, fail
+from ..validation import check_dtype, check_memory, check_pair, fail
 from .grid_common import as_parameter, base_points, check_generator_args
 
 __all__ = ["TPSGridFunction", "tps_grid", "tps_control_points", "tps_matrix", "tps_transform_points"]
@@ -69,6 +69,8 @@ def tps_control_points(control_points=(4, 4), dtype=np.float64):
            [ 1.,  1.]])
     """
     rows, cols = check_control_points(control_points, "tps_control_points")
+    check_memory((rows * cols, 2), check_dtype(dtype, "tps_control_points", "dtype"), "tps_control_points",
+                 "control_points", "control points")
     ys, xs = np.meshgrid(np.linspace(-1, 1, rows), np.linspace(-1, 1, cols), indexing="ij")
     return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(dtype)
 
@@ -179,9 +181,12 @@ def tps_grid(offsets, size, control_points=(4, 4), align_corners=False):
     """
     (n, _, h, w), align_corners = check_generator_args(size, align_corners, "tps_grid")
     rows, cols = check_control_points(control_points, "tps_grid")
+    check_memory((rows * cols, h * w), np.float64, "tps_grid", "control_points" if rows * cols > h * w else "size",
+                 "a spline matrix")
     k = rows * cols
     offsets = as_parameter(offsets, "tps_grid", "offsets", (n, k, 2),
                            f"(N, K, 2) with N = size[0] = {n} and K = {rows} * {cols} = {k}")
+    check_memory((h * w, 2 * n + k + 3), offsets.dtype, "tps_grid", "size", "a grid and its spline matrix")
     matrix = _grid_matrix(h, w, (rows, cols), align_corners, offsets.dtype)
     points = base_points(h, w, align_corners, offsets.dtype)
     return TPSGridFunction.apply(offsets, matrix=matrix, points=points, shape=(h, w))

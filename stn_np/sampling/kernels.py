@@ -50,7 +50,7 @@ import math
 
 import numpy as np
 
-from ..validation import check_number, describe, fail
+from ..validation import check_callable, check_number, describe, fail
 
 __all__ = ["Kernel", "BilinearKernel", "IntegerKernel", "BicubicKernel", "BILINEAR", "INTEGER", "BICUBIC",
            "KERNELS", "resolve_kernel", "fraction", "tap_distances"]
@@ -111,6 +111,10 @@ class Kernel:
 
     def __init__(self, name, k, dk, radius):
         radius = check_number(radius, "Kernel", "radius", minimum=0, maximum=64, strict_low=True)
+        if not isinstance(name, str):
+            fail("Kernel", "name", "a str", describe(name), TypeError)
+        if type(self).k is Kernel.k:  # the built-in kernels override k and dk as methods
+            k, dk = check_callable(k, "Kernel", "k"), check_callable(dk, "Kernel", "dk")
         self.name = name
         self._k = k
         self._dk = dk

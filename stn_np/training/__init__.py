@@ -13,6 +13,7 @@ from .runtime import get_blas_threads, keep_heap, set_blas_threads
 from .progress import ProgressBar, format_duration
 from .trainer import (
     StepInfo,
+    TrainingDiverged,
     TrainingInterrupted,
     TrainResult,
     evaluate,
@@ -29,6 +30,7 @@ __all__ = [
     "StepInfo",
     "TrainConfig",
     "TrainResult",
+    "TrainingDiverged",
     "TrainingInterrupted",
     "evaluate",
     "format_duration",

@@ -7,21 +7,26 @@ quarter of the epoch is done, so logs stay short.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+
+from ..validation import check_int, check_number, fail
 
 __all__ = ["ProgressBar", "format_duration"]
 
 
 def format_duration(seconds):
-    """``h:mm:ss`` or ``m:ss``.
+    """``h:mm:ss`` or ``m:ss`` (``?`` for a duration that is not finite, e.g. an unknown ETA).
 
     Examples
     --------
     >>> format_duration(75.4), format_duration(3725)
     ('1:15', '1:02:05')
     """
-    seconds = max(0, int(round(seconds)))
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        return "?"
+    seconds = max(0, int(round(check_number(seconds, "format_duration", "seconds"))))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -47,11 +52,14 @@ class ProgressBar:
     """
 
     def __init__(self, total, label="", stream=None, tty=None, min_interval=0.1, start=0):
-        self.total, self.label = int(total), label
+        self.total, self.label = check_int(total, "ProgressBar", "total", minimum=0), str(label)
         self.stream = sys.stderr if stream is None else stream
+        if not callable(getattr(self.stream, "write", None)):
+            fail("ProgressBar", "stream", "a file-like object with write()", f"a {type(self.stream).__name__}",
+                 TypeError)
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)()) if tty is None else bool(tty)
-        self.min_interval = float(min_interval)
-        self.start_batch = int(start)
+        self.min_interval = check_number(min_interval, "ProgressBar", "min_interval", minimum=0)
+        self.start_batch = check_int(start, "ProgressBar", "start", minimum=0, maximum=self.total)
         self.started = time.perf_counter()
         self.images = 0
         self._last_write = 0.0
@@ -64,7 +72,7 @@ class ProgressBar:
         rate = self.images / elapsed if elapsed > 0 else 0.0
         steps = done - self.start_batch
         eta = elapsed / steps * (self.total - done) if steps > 0 else float("nan")
-        eta_text = format_duration(eta) if eta == eta else "?"
+        eta_text = format_duration(eta)
         return (f"{self.label}  batch {done}/{self.total}  loss {loss:.4f}  acc {100 * accuracy:5.1f}%  "
                 f"{rate:6.0f} img/s  ETA {eta_text}")
 

@@ -12,10 +12,24 @@ the parameters, the optimizer state, the global generator's state, the position 
 batch) and the epoch's running sums to continue exactly where it stopped: a resumed run
 computes the same floating-point numbers, in the same order, as an uninterrupted one.
 
-Ctrl-C is deferred to the end of the current step (a half-applied optimizer step could not be
-resumed): the loop then writes a checkpoint at that position and raises
-:class:`TrainingInterrupted`. A second Ctrl-C interrupts at once, leaving the last
-checkpoint (the previous epoch's) in place.
+Interrupts. Ctrl-C is honoured at the next point where the state is complete: the end of the
+current step (a half-applied optimizer step could not be resumed), or the end of the current
+epoch's evaluation and checkpoint. The loop then writes a checkpoint at that position and
+raises :class:`TrainingInterrupted`; ``train(..., resume=True)`` continues it to exactly the
+result of an uninterrupted run. After the last epoch the run is complete (checkpoint and
+metrics say so): an interrupt there only skips the figures, which a resume writes. A second
+Ctrl-C stops at once; the last checkpoint written stays as it was (it is always complete:
+files are replaced atomically).
+
+Divergence. A loss that is not finite (too high a learning rate) stops the run before the
+step that produced it is applied: :class:`TrainingDiverged` names the epoch and batch,
+``metrics.json`` says ``"status": "diverged"``, and the checkpoint on disk, the last one with
+finite parameters, is kept. NumPy's overflow warnings are silenced during the steps: the loss
+check reports the problem once, clearly.
+
+The output folder is locked for the run (:func:`stn_np.io.lock_directory`): a second run into
+the same folder is refused, and an unwritable folder is found before any work. Temporary
+files a killed run left there are removed.
 """
 
 from __future__ import annotations
@@ -34,17 +48,19 @@ import numpy as np
 from .. import functional as F
 from ..autograd.function import no_grad
 from ..data import batches, make_dataset
-from ..io import save_json
+from ..data.batching import check_images
+from ..io import check_path, lock_directory, remove_temporaries, save_json
 from ..nn.models import build_model
+from ..nn.module import Module
 from ..optim import SGD, Adam
 from ..rng import get_rng, manual_seed
-from ..validation import fail
+from ..validation import check_bool, check_callable, check_int, fail
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .progress import ProgressBar, format_duration
 
-__all__ = ["train", "evaluate", "make_optimizer", "load_data", "TrainResult", "TrainingInterrupted", "StepInfo",
-           "CHECKPOINT", "METRICS", "EVAL_BATCH"]
+__all__ = ["train", "evaluate", "make_optimizer", "load_data", "TrainResult", "TrainingInterrupted",
+           "TrainingDiverged", "StepInfo", "CHECKPOINT", "METRICS", "EVAL_BATCH"]
 
 CHECKPOINT, METRICS, CURVES, TRANSFORMED = "checkpoint.npz", "metrics.json", "curves.png", "transformed.png"
 #: Batch size of evaluation (no gradients, so larger than training batches costs little).
@@ -71,21 +87,43 @@ class TrainResult(NamedTuple):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped by Ctrl-C (or a ``KeyboardInterrupt`` from ``on_step``); ``str()`` is one line."""
+    """Training stopped by Ctrl-C (or a ``KeyboardInterrupt`` from ``on_step``); ``str()`` is one line.
 
-    def __init__(self, message, checkpoint=None):
+    ``checkpoint`` is the checkpoint written at the stop (None when a second Ctrl-C left the
+    last one as it was); ``complete`` says whether every epoch was done (only the figures were
+    skipped). Either way, resuming continues to the result of an uninterrupted run.
+    """
+
+    def __init__(self, message, checkpoint=None, complete=False):
         super().__init__(message)
-        self.message, self.checkpoint = message, checkpoint
+        self.message, self.checkpoint, self.complete = message, checkpoint, complete
 
     def __str__(self):
         return self.message
 
 
-class _DeferredInterrupt:
-    """Turn the first SIGINT into a flag checked between steps; a second one interrupts at once.
+class TrainingDiverged(ValueError):
+    """The loss stopped being finite; ``str()`` is one line naming the epoch, the batch and ``lr``.
 
-    Only the main thread can install signal handlers; elsewhere this does nothing (a
-    KeyboardInterrupt raised by ``on_step`` is still handled at the step boundary).
+    A ``ValueError`` in the library's convention (``"train: lr: expected ..., got ..."``): the
+    learning rate was too high for this run. ``exit_status`` (3) is what ``stn-np train``
+    exits with, distinct from other errors (2) and interrupts (130).
+    """
+
+    exit_status = 3
+
+    def __init__(self, message, epoch, batch, step):
+        super().__init__(message)
+        self.epoch, self.batch, self.step = epoch, batch, step
+
+
+class _Interrupts:
+    """Turn Ctrl-C (SIGINT) into a request honoured at the next safe point.
+
+    The first Ctrl-C sets ``requested``; the loop checks it at the end of each step and each
+    epoch. A second one raises ``KeyboardInterrupt`` at once. Only the main thread can install
+    signal handlers; elsewhere this does nothing (a KeyboardInterrupt raised by ``on_step`` is
+    still handled at the step boundary).
     """
 
     def __init__(self):
@@ -118,6 +156,8 @@ def make_optimizer(model, config):
 
 def load_data(config):
     """The train and test splits of ``config`` (:func:`stn_np.data.make_dataset`, sizes resolved)."""
+    if not isinstance(config, TrainConfig):
+        fail("load_data", "config", "a TrainConfig", f"a {type(config).__name__}", TypeError)
     config = config.resolved()
     return make_dataset(config.data, config.data_dir, config.distortion, config.train_size, config.test_size,
                         config.seed)
@@ -126,18 +166,33 @@ def load_data(config):
 def evaluate(model, images, labels, batch_size=EVAL_BATCH):
     """Accuracy (a fraction) of ``model`` on uint8 ``images`` (n, H, W) and ``labels``, in eval mode.
 
-    The model's training flag is restored afterwards.
+    Labels must lie in ``[0, classes)``, ``classes`` being the model's number of outputs (a
+    label it can never predict would silently count as wrong). The model's training flag is
+    restored afterwards.
     """
+    if not isinstance(model, Module):
+        fail("evaluate", "model", "a Module", f"a {type(model).__name__}", TypeError)
+    images = check_images(images, "evaluate")
+    if len(images) == 0:
+        fail("evaluate", "images", "at least one image", "none")
+    stream = batches(images, labels, check_int(batch_size, "evaluate", "batch_size", minimum=1))
+    labels = np.asarray(labels)
     was_training = model.training
     model.eval()
-    correct = 0
+    correct, checked = 0, False
     try:
         with no_grad():
-            for x, y in batches(images, labels, batch_size):
-                correct += int((model(x).data.argmax(axis=1) == y).sum())
+            for x, y in stream:
+                logits = model(x).data
+                if not checked and (labels.min() < 0 or labels.max() >= logits.shape[1]):
+                    bad = labels[(labels < 0) | (labels >= logits.shape[1])][0]
+                    fail("evaluate", "labels", f"class indices in [0, {logits.shape[1]}), the model's outputs",
+                         f"{bad}")
+                checked = True
+                correct += int((logits.argmax(axis=1) == y).sum())
     finally:
         model.train(was_training)
-    return correct / max(len(labels), 1)
+    return correct / len(labels)
 
 
 def _epoch_seed(seed, epoch):
@@ -145,10 +200,10 @@ def _epoch_seed(seed, epoch):
 
 
 def _describe(config, splits):
-    side = splits.train_images.shape[1]
+    rows, cols = splits.train_images.shape[1:]
     what = {"digits": "synthetic digits", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[config.data]
     distortion = "" if config.distortion == "none" else f"{config.distortion} "
-    return f"{len(splits.train_labels)} train / {len(splits.test_labels)} test {distortion}{what}, {side}x{side}"
+    return f"{len(splits.train_labels)} train / {len(splits.test_labels)} test {distortion}{what}, {rows}x{cols}"
 
 
 class _Run:
@@ -161,44 +216,71 @@ class _Run:
         self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
         self.history = []
         self.step = 0
-        self.in_step = False  # True between a step's forward and its optimizer update
+        # False while the state is between two consistent positions (inside a step, or while an
+        # epoch's results are being recorded): a checkpoint written then could not be resumed
+        self.consistent = True
+        self.saved = None  # (status, position) of the last checkpoint written
         self.started = time.perf_counter()
 
     def path(self, name):
         return os.path.join(self.out_dir, name)
 
+    def position(self):
+        return {"epoch": self.epoch, "batch": self.batch, "step": self.step}
+
     def meta(self, status):
         return {
             "status": status,
-            "position": {"epoch": self.epoch, "batch": self.batch, "step": self.step},
+            "position": self.position(),
             "rng_state": get_rng().bit_generator.state,
             "sums": dict(self.sums),
             "history": self.history,
             "input_size": self.input_size,
         }
 
-    def save(self, status):
-        save_checkpoint(self.path(CHECKPOINT), self.model, self.optimizer, self.config, self.meta(status))
+    def metrics(self, status, **extra):
         document = {"config": self.config.to_dict(), "status": status, "input_size": self.input_size,
                     "epochs": self.history}
         if self.history:
             document["final_test_accuracy"] = self.history[-1]["test_accuracy"]
-        save_json(self.path(METRICS), document)
+        document.update(extra)
+        return document
 
-    def restore(self, checkpoint):
+    def save(self, status):
+        for name, p in self.model.named_parameters():  # never replace a good checkpoint by a broken one
+            if not np.all(np.isfinite(p.data)):  # after the last step taken
+                epoch, batch = (self.epoch + 1, self.batch) if self.batch else (self.epoch, self.batches_per_epoch)
+                raise self.diverged(f"parameter {name} stopped being finite", epoch, batch, self.step)
+        save_checkpoint(self.path(CHECKPOINT), self.model, self.optimizer, self.config, self.meta(status))
+        save_json(self.path(METRICS), self.metrics(status))
+        self.saved = (status, self.position())
+
+    def diverged(self, what, epoch=None, batch=None, step=None):
+        """:class:`TrainingDiverged`: ``what`` went wrong at a step (default: the step about to run)."""
+        epoch = self.epoch + 1 if epoch is None else epoch
+        batch = self.batch + 1 if batch is None else batch
+        return TrainingDiverged(
+            f"train: lr: expected a learning rate at which training stays finite, got {self.config.lr:g} ({what} "
+            f"at epoch {epoch}, batch {batch}: lower it)", epoch, batch, self.step + 1 if step is None else step)
+
+    def restore(self, checkpoint, path):
         meta = checkpoint.meta
-        self.model.load_state_dict(checkpoint.model_state)
-        self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        try:
+            self.model.load_state_dict(checkpoint.model_state)
+            self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        except (TypeError, ValueError) as error:
+            fail("train", "resume", "a checkpoint of this run's model and optimizer", f"{path} ({error})")
         get_rng().bit_generator.state = meta["rng_state"]
         self.epoch, self.batch = meta["position"]["epoch"], meta["position"]["batch"]
         self.step = meta["position"]["step"]
         self.sums = dict(meta["sums"])
         self.history = list(meta["history"])
+        self.saved = None  # a resumed run writes its checkpoint and metrics at least once, at the end
 
     def say(self, text):
         print(text, file=self.stdout, flush=True)
 
-    def run_epoch(self, splits, guard, on_step):
+    def run_epoch(self, splits, interrupts, on_step):
         cfg = self.config
         n = len(splits.train_labels)
         total = math.ceil(n / cfg.batch_size)
@@ -210,26 +292,29 @@ class _Run:
         clock = time.perf_counter()
         try:
             for x, y in islice(stream, self.batch, None):
-                self.in_step = True
+                self.consistent = False
                 logits = self.model(x)
                 loss = F.cross_entropy(logits, y)
+                value = float(loss.item())
+                if not math.isfinite(value):  # stop before this step changes anything
+                    self.consistent = True
+                    raise self.diverged(f"the loss became {value}")
                 self.optimizer.zero_grad()
                 loss.backward()
                 self.optimizer.step()
                 # the step is complete: from here on the state is consistent and resumable
-                value = float(loss.item())
                 self.sums["loss"] += value * len(y)
                 self.sums["correct"] += int((logits.data.argmax(axis=1) == y).sum())
                 self.sums["seen"] += len(y)
                 self.batch += 1
                 self.step += 1
-                self.in_step = False
+                self.consistent = True
                 if bar:
                     bar.update(self.batch, len(y), self.sums["loss"] / self.sums["seen"],
                                self.sums["correct"] / self.sums["seen"])
                 if on_step is not None:
                     on_step(StepInfo(self.epoch + 1, self.batch, total, self.step, value))
-                if guard.requested:
+                if interrupts.requested:
                     raise KeyboardInterrupt
         finally:
             self.sums["seconds"] += time.perf_counter() - clock
@@ -240,18 +325,30 @@ class _Run:
         seconds = self.sums["seconds"] + time.perf_counter() - clock
         record = {
             "epoch": self.epoch + 1,
-            "train_loss": self.sums["loss"] / max(self.sums["seen"], 1),
-            "train_accuracy": self.sums["correct"] / max(self.sums["seen"], 1),
+            "train_loss": self.sums["loss"] / self.sums["seen"],
+            "train_accuracy": self.sums["correct"] / self.sums["seen"],
             "test_accuracy": test_accuracy,
             "seconds": seconds,
         }
+        self.consistent = False  # recording the epoch: several attributes change together
         self.history.append(record)
         self.epoch, self.batch = self.epoch + 1, 0
         self.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-        self.save("running" if self.epoch < cfg.epochs else "complete")
+        self.consistent = True
+        last = self.epoch == cfg.epochs
+        self.save("complete" if last else "interrupted" if interrupts.requested else "running")
         self.say(f"epoch {record['epoch']}/{cfg.epochs}: train loss {record['train_loss']:.4f}, "
                  f"train acc {100 * record['train_accuracy']:.2f}%, test acc {100 * test_accuracy:.2f}%, "
                  f"{seconds:.1f} s")
+        if interrupts.requested and not last:
+            raise KeyboardInterrupt
+
+
+def _check_stream(stream, default, name):
+    stream = default if stream is None else stream
+    if not callable(getattr(stream, "write", None)):
+        fail("train", name, "a file-like object with write()", f"a {type(stream).__name__}", TypeError)
+    return stream
 
 
 def train(config=None, out_dir="runs/stn-np-train", resume=False, on_step=None, progress=True, figures=True,
@@ -264,10 +361,13 @@ def train(config=None, out_dir="runs/stn-np-train", resume=False, on_step=None, 
         The run's settings (default: ``TrainConfig()``, the README's main job).
     out_dir : str or os.PathLike
         Created if needed; receives ``metrics.json``, ``checkpoint.npz`` (after every epoch and
-        on interruption), ``curves.png`` and, for the ST-CNN, ``transformed.png``.
+        on interruption), ``curves.png`` and, for the ST-CNN, ``transformed.png``. Locked for
+        the run (a second run into it is refused); temporary files a killed run left are
+        removed.
     resume : bool
         Continue from ``out_dir/checkpoint.npz``. Its config must equal ``config`` except for
         ``epochs`` (which may grow, to train further) and ``data_dir`` (the folder may move).
+        Resuming a complete run only writes what is missing (its status, the figures).
     on_step : callable, optional
         Called with a :class:`StepInfo` after every finished step. A ``KeyboardInterrupt`` it
         raises is handled like Ctrl-C (checkpoint at that position, then
@@ -287,20 +387,35 @@ def train(config=None, out_dir="runs/stn-np-train", resume=False, on_step=None, 
     Raises
     ------
     TrainingInterrupted
-        After saving a resumable checkpoint, when interrupted between steps.
+        After saving a resumable checkpoint, when interrupted (see the module docstring).
+    TrainingDiverged
+        When the loss stops being finite (a ``ValueError`` naming ``lr``, the epoch and the
+        batch); ``metrics.json`` then says "diverged" and the last finite checkpoint is kept.
     ValueError
-        For a bad ``resume`` (no checkpoint, another config, more epochs done than asked).
+        For a bad ``resume`` (no checkpoint, another config, more epochs done than asked), an
+        ``out_dir`` another run is writing or that cannot be written.
     """
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         fail("train", "config", "a TrainConfig", f"a {type(config).__name__}", TypeError)
     config = config.resolved()
-    out_dir = os.fspath(out_dir)
-    stdout = sys.stdout if stdout is None else stdout
-    stderr = sys.stderr if stderr is None else stderr
+    out_dir = check_path(out_dir, "train", "out_dir")
+    resume = check_bool(resume, "train", "resume")
+    on_step = None if on_step is None else check_callable(on_step, "train", "on_step")
+    progress, figures = check_bool(progress, "train", "progress"), check_bool(figures, "train", "figures")
+    stdout, stderr = _check_stream(stdout, sys.stdout, "stdout"), _check_stream(stderr, sys.stderr, "stderr")
+    with lock_directory(out_dir, "train", "out_dir"):
+        return _train(config, out_dir, resume, on_step, progress, figures, stdout, stderr)
+
+
+def _train(config, out_dir, resume, on_step, progress, figures, stdout, stderr):
+    run = _Run(config, out_dir, stdout, stderr, progress)
+    removed = remove_temporaries(out_dir)
+    if removed:
+        run.say(f"note: removed {len(removed)} temporary file(s) a killed run left in {out_dir}")
+    path = run.path(CHECKPOINT)
     checkpoint = None
     if resume:
-        path = os.path.join(out_dir, CHECKPOINT)
         if not os.path.exists(path):
             fail("train", "resume", f"a checkpoint at {path}", "none")
         checkpoint = load_checkpoint(path)
@@ -311,44 +426,68 @@ def train(config=None, out_dir="runs/stn-np-train", resume=False, on_step=None, 
         done = checkpoint.meta["position"]["epoch"]
         if done > config.epochs:
             fail("train", "epochs", f"at least the {done} epochs the checkpoint has already done", config.epochs)
-    os.makedirs(out_dir, exist_ok=True)
-
-    run = _Run(config, out_dir, stdout, stderr, progress)
-    if checkpoint is None and os.path.exists(run.path(CHECKPOINT)):
-        run.say(f"note: {run.path(CHECKPOINT)} will be replaced (--resume continues it instead)")
+    elif os.path.exists(path):
+        run.say(f"note: {path} will be replaced (resuming would continue it instead)")
     clock = time.perf_counter()
     splits = load_data(config)
     run.say(f"data: {_describe(config, splits)} ({time.perf_counter() - clock:.1f} s)")
-    run.input_size = int(splits.train_images.shape[1])
+    rows, cols = splits.train_images.shape[1:]
+    if rows != cols:
+        fail("train", "data_dir", "square images (the models take S x S inputs)",
+             f"{rows} x {cols} images in {config.data_dir}")
+    run.input_size = int(rows)
+    run.batches_per_epoch = math.ceil(len(splits.train_labels) / config.batch_size)
+    if checkpoint is not None and checkpoint.meta["input_size"] != run.input_size:
+        fail("train", "resume", f"a checkpoint of a model for {run.input_size} x {run.input_size} images",
+             f"{path}, built for {checkpoint.meta['input_size']}")
     manual_seed(config.seed)
     run.model = build_model(config.model, run.input_size, lr_mult=config.loc_lr_mult)
     run.optimizer = make_optimizer(run.model, config)
     if checkpoint is not None:
-        run.restore(checkpoint)
-        run.say(f"resuming at epoch {run.epoch + 1}, batch {run.batch} (step {run.step})")
+        run.restore(checkpoint, path)
+        run.say(f"resuming at epoch {run.epoch + 1}, batch {run.batch} (step {run.step})"
+                if run.epoch < config.epochs else f"resuming a run whose {run.epoch} epochs are done")
 
-    with _DeferredInterrupt() as guard:
+    # The loop checks every loss: NumPy's overflow warnings would only repeat it, many times.
+    with _Interrupts() as interrupts, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
-            while run.epoch < config.epochs:
-                run.run_epoch(splits, guard, on_step)
-                if guard.requested:
-                    raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            path = run.path(CHECKPOINT)
-            if run.in_step:  # a second Ctrl-C inside a step: that state cannot be resumed
-                raise TrainingInterrupted(f"interrupted inside a step; {path} (if any) was left as it was") from None
-            run.save("interrupted")
-            raise TrainingInterrupted(
-                f"interrupted at epoch {run.epoch + 1}, batch {run.batch}; checkpoint saved to {path} "
-                f"(continue with --resume)", path) from None
-    if not run.history:  # resumed a finished run with nothing left to do
-        run.save("complete")
-    if figures:
-        _write_figures(run, splits)
-    total = time.perf_counter() - run.started
-    accuracy = run.history[-1]["test_accuracy"]
-    run.say(f"done in {format_duration(total)}: test accuracy {100 * accuracy:.2f}%; wrote {out_dir}")
+            _epochs(run, splits, interrupts, on_step, figures)
+        except TrainingDiverged as stop:
+            save_json(run.path(METRICS), run.metrics(
+                "diverged", diverged={"epoch": stop.epoch, "batch": stop.batch, "step": stop.step, "loss": None}))
+            raise
+        total = time.perf_counter() - run.started
+        accuracy = run.history[-1]["test_accuracy"]
+        run.say(f"done in {format_duration(total)}: test accuracy {100 * accuracy:.2f}%; wrote {out_dir}")
     return TrainResult(run.model, run.history, accuracy, out_dir)
+
+
+def _epochs(run, splits, interrupts, on_step, figures):
+    """Run the remaining epochs and the figures, turning Ctrl-C into a checkpoint and :class:`TrainingInterrupted`."""
+    config, path = run.config, run.path(CHECKPOINT)
+    try:
+        while run.epoch < config.epochs:
+            run.run_epoch(splits, interrupts, on_step)
+        if run.saved != ("complete", run.position()):
+            run.save("complete")
+        if interrupts.requested:  # during the last epoch's evaluation or checkpoint
+            raise KeyboardInterrupt
+        if figures:
+            _write_figures(run, splits)
+    except KeyboardInterrupt:
+        if isinstance(sys.exc_info()[1], TrainingInterrupted):
+            raise
+        if not run.consistent:  # a second Ctrl-C in the middle of a change: keep what is on disk
+            raise TrainingInterrupted(f"interrupted inside a step; {path} (if any) was left as it was") from None
+        status = "complete" if run.epoch == config.epochs else "interrupted"
+        if run.saved != (status, run.position()):
+            run.save(status)
+        if status == "complete":
+            raise TrainingInterrupted(f"interrupted after the last epoch: the run is complete ({path}) but its figures "
+                                      "were not written", path, complete=True) from None
+        where = (f"at epoch {run.epoch + 1}, batch {run.batch}" if run.batch
+                 else f"after epoch {run.epoch} of {config.epochs}" if run.epoch else "before the first step")
+        raise TrainingInterrupted(f"interrupted {where}; checkpoint saved to {path}", path) from None
 
 
 def _write_figures(run, splits, count=10):
