@@ -255,15 +255,16 @@ def gradcheck_report(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
             results.append(Comparison(
                 "reentrant backward", k, i, same, diff, 0.0 if same else np.inf,
                 f"reentrant backward of output {k} w.r.t. input {i}: two backward passes with the same upstream "
-                f"gradient differ by up to {diff:.3g} (the backward keeps state between calls)"))
+                + ("gradient agree bit for bit" if same else
+                   f"gradient differ by up to {diff:.3g} (the backward keeps state between calls)")))
             # the same tolerances as the finite-difference comparisons: a backward that ignores or
             # squares g is off by a factor, far beyond them; rounding is far below them
             ok, rep = _compare(scaled[col], 2.5 * vjp[col], atol, rtol)
             results.append(Comparison(
                 "linear in the upstream gradient", k, i, ok, rep["max_abs"], rep["max_rel"],
                 f"linear in the upstream gradient, output {k} w.r.t. input {i}: backward(2.5 g) differs from "
-                f"2.5 backward(g) by up to {rep['max_abs']:.3g} (atol={atol:g}, rtol={rtol:g}): the backward does not "
-                "scale with its upstream gradient"))
+                f"2.5 backward(g) by up to {rep['max_abs']:.3g} (atol={atol:g}, rtol={rtol:g})"
+                + ("" if ok else ": the backward does not scale with its upstream gradient")))
 
     if mode == "full":
         num = numerical_jacobian(fn, inputs, eps=eps)

@@ -4,8 +4,8 @@ Align a moving image to a fixed one by gradient descent on a transformation's pa
 through the same grid generators, sampler and hand-derived backwards a spatial transformer
 trains with: ``grid_sample(moving, result.grid)`` approximates ``fixed``.
 
-Modules: :mod:`~.register` (the coarse-to-fine driver and its result), :mod:`~.models` (the
-transformation families), :mod:`~.pyramid` (image pyramids built with the sampler),
+Modules: :mod:`~.register` (the coarse-to-fine driver and its result), :mod:`~.schedules` (how each
+transformation family of :mod:`stn_np.sampling.families` is fitted), :mod:`~.pyramid` (image pyramids built with the sampler),
 :mod:`~.losses` (MSE, NCC and the diffusion penalty), :mod:`~.transforms` (affine utilities
 and OpenCV pixel matrices), :mod:`~.jacobian` (Jacobian determinants and folds).
 """
