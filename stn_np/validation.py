@@ -307,7 +307,8 @@ def check_dtype(dtype, function, argument, kinds="f", choices=None):
         resolved = None
     bad = resolved is None or dtype is None or resolved.kind not in kinds
     if bad or (choices is not None and resolved not in choices):
-        names = {"f": "a floating-point dtype", "fiu": "a real dtype"}.get(kinds, f"a dtype of kind {kinds!r}")
+        names = {"f": "a floating-point dtype", "fiu": "a real dtype",
+                 "biuf": "a boolean, integer or floating-point dtype"}.get(kinds, f"a dtype of kind {kinds!r}")
         if choices is not None:
             names = " or ".join(str(np.dtype(c)) for c in choices)
         fail(function, argument, names, describe(dtype) if resolved is None else str(resolved), TypeError)

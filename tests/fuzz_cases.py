@@ -48,15 +48,8 @@ HUGE = 10**6  # a side that makes any output far larger than the memory budget
 #: (target, argument) -> the area whose code still lets these bad inputs through. Everything else
 #: in the table is refused cleanly.
 KNOWN = {
-    # the engine (stn_np.autograd): Tensor's arguments, gradcheck's options
-    ("Tensor", "data"): "autograd", ("Tensor", "requires_grad"): "autograd", ("Tensor", "dtype"): "autograd",
-    ("gradcheck", "fn"): "autograd", ("gradcheck", "inputs"): "autograd", ("gradcheck", "eps"): "autograd",
-    ("gradcheck", "atol"): "autograd", ("gradcheck", "rtol"): "autograd", ("gradcheck", "mode"): "autograd",
-    ("numerical_jacobian", "fn"): "autograd", ("numerical_jacobian", "inputs"): "autograd",
-    ("numerical_jacobian", "eps"): "autograd",
     # the model builders (stn_np.nn.models): lr_mult unchecked, a huge size blamed on the layer it reaches
     ("build_model", "lr_mult"): "nn.models", ("build_model", "input_size"): "nn.models",
-    ("SpatialTransformer", "loc_features"): "nn.spatial_transformer",
 }
 
 

@@ -149,6 +149,10 @@ def test_argument_errors():
         gradcheck(lambda t: t, (np.ones(2),), eps=0)
     with pytest.raises(TypeError, match="gradcheck: fn: expected a callable"):
         gradcheck("not a function", (np.ones(2),))
+    with pytest.raises(TypeError, match="gradcheck: inputs: expected a tuple or list of arguments"):
+        gradcheck(lambda t: t, None)
+    with pytest.raises(ValueError, match="numerical_jacobian: eps: expected a finite number > 0, got nan"):
+        numerical_jacobian(lambda t: t, (np.ones(2),), eps=float("nan"))
     with pytest.raises(TypeError, match="must return a Tensor"):
         gradcheck(lambda t: t.data, (np.ones(2),))
 

@@ -29,8 +29,16 @@ def test_only_floating_tensors_require_grad(bad):
 
 
 def test_object_data_is_rejected():
-    with pytest.raises(TypeError, match="numeric"):
+    with pytest.raises(TypeError, match="Tensor: data: expected boolean, integer or floating-point values, got dtype object"):
         Tensor([object()])
+    with pytest.raises(TypeError, match="Tensor: data: expected boolean, integer or floating-point values, got dtype <U3"):
+        Tensor("abc")
+    with pytest.raises(ValueError, match=r"Tensor: data: expected numbers in a regular \(non-ragged\) nesting"):
+        Tensor([[1, 2], [3]])
+    with pytest.raises(TypeError, match="Tensor: requires_grad: expected a bool, got 'yes'"):
+        Tensor([1.0], requires_grad="yes")
+    with pytest.raises(TypeError, match="Tensor: dtype: expected a boolean, integer or floating-point dtype, got 'no-such-dtype'"):
+        Tensor([1.0], dtype="no-such-dtype")
 
 
 def test_numpy_returns_a_copy_and_item_a_scalar():

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..validation import check_choice, check_int, check_number
+from ..validation import check_callable, check_choice, check_int, check_number, fail
 from .function import no_grad
 from .tensor import Tensor
 
@@ -43,6 +43,15 @@ __all__ = ["Comparison", "GradcheckError", "gradcheck", "gradcheck_report", "num
 
 class GradcheckError(AssertionError):
     """Raised by :func:`gradcheck` when analytical and numerical gradients disagree."""
+
+
+def _check_call(fn, inputs, eps, function):
+    """Validate what every checker takes: a callable, a sequence (or one array) of inputs, a step."""
+    check_callable(fn, function, "fn")
+    if not isinstance(inputs, (tuple, list, Tensor, np.ndarray)):
+        fail(function, "inputs", "a tuple or list of arguments (or one array)", f"a {type(inputs).__name__}",
+             TypeError)
+    return check_number(eps, function, "eps", minimum=0, strict_low=True)
 
 
 def _split_inputs(inputs):
@@ -107,6 +116,7 @@ def numerical_jacobian(fn, inputs, eps=1e-6):
         ``J[k][i]`` has shape ``(outputs[k].size, inputs[i].size)`` for the i-th
         differentiable input; ``J[k][i][r, c] = d out_k.flat[r] / d in_i.flat[c]``.
     """
+    eps = _check_call(fn, inputs, eps, "numerical_jacobian")
     values, positions = _split_inputs(inputs)
     base = _evaluate(fn, values, positions)
     jac = [[np.zeros((out.size, values[i].size)) for i in positions] for out in base]
@@ -144,6 +154,7 @@ def analytical_jacobian(fn, inputs):
 
     Returns the same layout as :func:`numerical_jacobian`.
     """
+    _check_call(fn, inputs, 1.0, "analytical_jacobian")
     values, positions = _split_inputs(inputs)
     args = _as_tensors(values, positions, True)
     outs = _outputs(fn(*args))
@@ -208,12 +219,10 @@ def gradcheck_report(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
     for tables of errors (``stn-np gradcheck`` prints one).
     """
     check_choice(mode, ("full", "directional"), "gradcheck", "mode")
-    eps = check_number(eps, "gradcheck", "eps", minimum=0, strict_low=True)
+    eps = _check_call(fn, inputs, eps, "gradcheck")
     atol = check_number(atol, "gradcheck", "atol", minimum=0)
     rtol = check_number(rtol, "gradcheck", "rtol", minimum=0)
     seed = check_int(seed, "gradcheck", "seed", minimum=0)
-    if not callable(fn):
-        raise TypeError(f"gradcheck: fn: expected a callable, got a {type(fn).__name__}")
     values, positions = _split_inputs(inputs)
     if not positions:
         raise ValueError("gradcheck: inputs: expected at least one differentiable input (a float array or a "

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validation import check_bool, check_dtype, fail
 from . import function as _function
 from ..ops import elementwise as _ew
 from ..ops import linalg as _linalg
@@ -81,13 +82,19 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        array = np.array(data, dtype=dtype, copy=True)
-        if array.dtype == object:
-            raise TypeError(f"Tensor: data must be numeric, got an array of Python objects from {type(data).__name__}")
+        requires_grad = check_bool(requires_grad, "Tensor", "requires_grad")
+        if dtype is not None:
+            dtype = check_dtype(dtype, "Tensor", "dtype", kinds="biuf")
+        try:
+            array = np.array(data, dtype=dtype, copy=True)
+        except (TypeError, ValueError) as error:
+            fail("Tensor", "data", "numbers in a regular (non-ragged) nesting", f"{type(data).__name__} ({error})")
+        if array.dtype.kind not in "biuf":
+            fail("Tensor", "data", "boolean, integer or floating-point values",
+                 f"dtype {array.dtype} from a {type(data).__name__}", TypeError)
         if requires_grad and array.dtype.kind != "f":
-            raise TypeError(
-                f"Tensor: only floating-point tensors can require gradients, got dtype {array.dtype}"
-            )
+            fail("Tensor", "requires_grad", "False for non-floating data (only floating-point tensors have "
+                 "gradients)", f"True with dtype {array.dtype}", TypeError)
         self.data = array
         self.grad = None
         self.requires_grad = bool(requires_grad)

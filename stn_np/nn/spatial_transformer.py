@@ -37,7 +37,7 @@ from ..sampling.families import PARAMETRIC, get_family
 from ..sampling.kernels import resolve_kernel
 from ..sampling.padding import check_padding
 from ..sampling.subgradients import check_subgradient
-from ..validation import check_int, check_number, check_pair, fail
+from ..validation import check_int, check_memory, check_number, check_pair, fail
 from .layers import Linear
 from .module import Module
 
@@ -127,8 +127,9 @@ class SpatialTransformer(Module):
         self.mode, self.padding_mode, self.align_corners = mode, padding_mode, align_corners
         identity = self.family.identity(control_points=control_points).reshape(-1)
         self.localization = localization
-        self.regressor = Linear(check_int(loc_features, here, "loc_features", minimum=1), identity.size, dtype=dtype,
-                                rng=resolve_rng(rng, here))
+        loc_features = check_int(loc_features, here, "loc_features", minimum=1)
+        check_memory((identity.size, loc_features), dtype, here, "loc_features", "a regressor weight")
+        self.regressor = Linear(loc_features, identity.size, dtype=dtype, rng=resolve_rng(rng, here))
         self.regressor.weight.data[...] = 0
         self.regressor.bias.data[...] = identity
         self.last_theta = None
