@@ -37,7 +37,7 @@ from ..sampling.families import PARAMETRIC, get_family
 from ..sampling.kernels import resolve_kernel
 from ..sampling.padding import check_padding
 from ..sampling.subgradients import check_subgradient
-from ..validation import check_int, check_memory, check_number, check_pair, fail
+from ..validation import check_dtype, check_int, check_memory, check_number, check_pair, fail
 from .layers import Linear
 from .module import Module
 
@@ -128,6 +128,7 @@ class SpatialTransformer(Module):
         identity = self.family.identity(control_points=control_points).reshape(-1)
         self.localization = localization
         loc_features = check_int(loc_features, here, "loc_features", minimum=1)
+        dtype = check_dtype(dtype, here, "dtype")
         check_memory((identity.size, loc_features), dtype, here, "loc_features", "a regressor weight")
         self.regressor = Linear(loc_features, identity.size, dtype=dtype, rng=resolve_rng(rng, here))
         self.regressor.weight.data[...] = 0
