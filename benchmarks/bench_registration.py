@@ -114,11 +114,49 @@ def torch_seconds(name, result, fixed, moving):
     return time.perf_counter() - start
 
 
+def protocol(tools, verbose):
+    """Issue 10's protocol: print the table of every available tool and stn_np's failures."""
+    import os
+    import sys
+
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import registration_protocol as rp
+
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:
+        pass
+    names = [n for n, _ in rp.images()]
+    print(f"protocol: {len(names)} images ({', '.join(names)}), {rp.CASES_PER_IMAGE} cases each, 1 thread")
+    results = rp.run_protocol(selected=tools, verbose=verbose)
+    print(f"| tool | cases | <= 0.5 px | <= 1 px | <= 2 px | median error (px) | p90 error (px) | median s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, rows in results.items():
+        half, one, two, median, p90, seconds = rp.summary(rows)
+        print(f"| {label} | {len(rows)} | {100 * half:.0f}% | {100 * one:.0f}% | {100 * two:.0f}% | {median:.3f} | "
+              f"{p90:.3f} | {seconds:.2f} |")
+    for label, rows in results.items():
+        if label.startswith("stn_np"):
+            failures = [r for r in rows if not r[2] <= 1]
+            print(f"stn_np cases above 1 px: {len(failures)}")
+            for name, k, err, seconds in failures:
+                print(f"  {name} case {k}: {err:.3f} px ({seconds:.2f} s)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--transforms", default="affine,attention,projective,tps,dense")
+    parser.add_argument("--protocol", action="store_true", help="run issue 10's accuracy protocol instead")
+    parser.add_argument("--tools", default=None, help="protocol: comma-separated subset of stn_np,simpleitk,opencv")
+    parser.add_argument("--verbose", action="store_true", help="protocol: print every case")
     args = parser.parse_args()
+    if args.protocol:
+        protocol(None if args.tools is None else args.tools.lower().split(","), args.verbose)
+        return
     moving = mri_slice()
     print(f"256 x 256 MRI slice, register() defaults, median of {args.repeats} runs")
     print(f"{'transform':<11} {'seconds':>8} {'steps per level':>16}  accuracy")

@@ -24,12 +24,12 @@ Tools (each given the pair as float32/float64 arrays, one thread):
   0.5, scales from physical shift), linear interpolation, 3 levels (shrink 4, 2, 1; smoothing
   sigmas 2, 1, 0 pixels). M maps fixed physical points (spacing 1, origin 0 = pixel indices)
   to moving ones: ``transform.TransformPoint``.
-* OpenCV ``findTransformECC``, as its documentation's example calls it (MOTION_AFFINE, identity
-  start, criteria COUNT|EPS with 50 iterations and eps 1e-3 - the tutorial's numbers... raised
-  to 100 and 1e-6 here, Gaussian pre-filter 5), on a 3-level ``pyrDown`` pyramid, coarse to
-  fine, the warp carried between levels in exact pyramid coordinates; ``cv2.error`` (ECC did
-  not converge) keeps the last warp. ECC's warp maps template (fixed) pixels to input (moving)
-  pixels, as ``WARP_INVERSE_MAP`` uses it: it is M.
+* OpenCV ``findTransformECC`` as its documentation's example calls it (MOTION_AFFINE, identity
+  start, termination COUNT | EPS, Gaussian pre-filter of size 5), with 100 iterations and
+  eps 1e-6 per level on a 3-level ``pyrDown`` pyramid, coarse to fine, the warp carried
+  between levels in exact pyramid coordinates (coarse pixel c is fine pixel 2c + 1/2);
+  ``cv2.error`` (ECC did not converge) keeps the last warp. ECC's warp maps template (fixed)
+  pixels to input (moving) pixels, as ``WARP_INVERSE_MAP`` uses it: it is M.
 """
 
 from __future__ import annotations

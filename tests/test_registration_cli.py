@@ -46,7 +46,7 @@ def test_affine_from_npy_writes_every_file(npy_pair, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["register", str(npy_pair[0]), str(npy_pair[1]), "--out", str(out), "--levels", "2"]) == 0
     printed = capsys.readouterr().out
-    assert "affine, mse loss, 2 levels" in printed and "theta:" in printed and "wrote warped.png" in printed
+    assert "affine, mse loss, start auto, 2 levels" in printed and "theta:" in printed and "wrote warped.png" in printed
     assert sorted(p.name for p in out.iterdir()) == ["loss.png", "params.json", "registration.png", "warped.npy", "warped.png"]
     params = json.loads((out / "params.json").read_text())
     theta = np.array(params["params"])

@@ -335,10 +335,13 @@ def _residuals(objective, params, need_jacobian):
         grid = model.grid(Tensor(params), fixed_hw, moving_hw).data
     mask = overlap_mask(grid, moving_hw).reshape(-1)
     overlap = float(mask.mean())
-    if overlap == 0:
+    if not objective.masked:  # every pixel counts, reading the padding outside
+        mask = np.ones_like(mask)
+    elif overlap == 0:
         return math.inf, 0.0, None, mask, None
     grid_tensor = Tensor(grid, requires_grad=need_jacobian)
-    warped = grid_sample(objective.moving, grid_tensor, mode="bicubic", padding_mode="border")
+    padding = "border" if objective.masked else objective.padding_mode
+    warped = grid_sample(objective.moving, grid_tensor, mode="bicubic", padding_mode=padding)
     channels = warped.shape[1]
     r = (warped.data - objective.fixed).reshape(channels, -1)
     value = float(np.einsum("cn,cn,n->", r, r, mask) / (channels * mask.sum()))
@@ -434,7 +437,7 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
         ``MIN_LEVEL_SIZE`` (8) pixels a side.
     steps : int or sequence of int, optional
         Maximum Adam steps per level (one int for all, or one per level, coarsest first).
-        Default per transform: affine/attention (150, 80, 40), projective/TPS (200, 100,
+        Default per transform: affine/attention (150, 40, 40), projective/TPS (200, 100,
         50), dense (200, 150, 100) for 3 levels (the finest entries for fewer levels); with
         the refinement (parametric families, ``refine=True``) the default for the finest
         level is 0: the refinement fits the full resolution instead of Adam.
