@@ -15,7 +15,7 @@ Outputs in DIR (created if missing; every file written atomically):
 ``warped.npy`` (the warped moving image, float64), ``warped.png``, ``params.json`` (the
 transform, its parameters, and the OpenCV pixel matrix for ``affine``), ``flow.npy`` (dense
 only: the displacement field, too large for JSON), ``registration.png`` (checkerboards and
-overlays before and after) and ``loss.png`` (the loss curve).
+overlays before and after) and ``loss.png`` (the loss curve; not written when no step ran).
 """
 
 from __future__ import annotations
@@ -185,9 +185,11 @@ def run(args):
     before = before[0] if moving.ndim == 2 else before
     name = f"{result.transform}, {result.loss}"
     save_figure(registration_figure(fixed, before, result.warped, title=name), out("registration.png"))
-    save_figure(loss_curve_figure(result.loss_history, result.level_sizes, title=f"registration loss ({name})"),
-                out("loss.png"))
-    written += ["registration.png", "loss.png"]
+    written.append("registration.png")
+    if any(len(h) for h in result.loss_history) or len(result.refinement_history):
+        save_figure(loss_curve_figure(result.loss_history, result.level_sizes, title=f"registration loss ({name})",
+                                      refinement=result.refinement_history), out("loss.png"))
+        written.append("loss.png")
 
     refined = f" + {len(result.refinement_history)} bicubic refinement steps" if len(result.refinement_history) else ""
     print(f"registered {args.moving} onto {args.fixed}: {result.transform}, {result.loss} loss, start {result.init}, "

@@ -121,7 +121,7 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
     return figure
 
 
-def loss_curve_figure(loss_history, level_sizes=None, title=None):
+def loss_curve_figure(loss_history, level_sizes=None, title=None, refinement=None):
     """The objective per Adam step, the pyramid levels one after another (coarsest first).
 
     Parameters
@@ -131,13 +131,17 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None):
     level_sizes : list, optional
         ``RegistrationResult.level_sizes``, to label each level with its fixed image's size.
     title : str, optional
+    refinement : 1-D array, optional
+        ``RegistrationResult.refinement_history``: drawn after the levels, one point per
+        accepted step of the full-resolution bicubic refinement.
 
     Returns
     -------
     matplotlib.figure.Figure
         A log-scale y axis when every value is positive.
     """
-    if not loss_history or not any(len(h) for h in loss_history):
+    refinement = np.asarray([] if refinement is None else refinement, dtype=np.float64)
+    if (not loss_history or not any(len(h) for h in loss_history)) and not len(refinement):
         raise ValueError("loss_history: expected at least one level with at least one step")
     figure = Figure(figsize=(7, 3.8))
     ax = figure.subplots()
@@ -149,12 +153,16 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None):
         if level_sizes is not None:
             h, w = level_sizes[k][0]
             label += f" ({h}x{w})"
-        ax.plot(steps, values, label=label)
+        if len(values):
+            ax.plot(steps, values, label=label)
         start += len(values)
-    everything = np.concatenate([np.asarray(v, dtype=np.float64) for v in loss_history])
+    if len(refinement):
+        ax.plot(np.arange(start, start + len(refinement)), refinement, "o-", ms=3, label="bicubic refinement (full size)")
+    everything = np.concatenate([np.asarray(v, dtype=np.float64) for v in loss_history] + [refinement])
     if np.all(everything > 0):
         ax.set_yscale("log")
-    ax.set(xlabel="Adam step (levels coarse to fine)", ylabel="objective", title=title or "registration loss")
+    ax.set(xlabel="step (Adam per level, coarse to fine, then refinement)", ylabel="objective",
+           title=title or "registration loss")
     ax.grid(alpha=0.3)
     ax.legend()
     figure.tight_layout()
