@@ -119,18 +119,15 @@ def protocol(tools, verbose):
     import os
     import sys
 
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import registration_protocol as rp
 
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except ImportError:
-        pass
+    from stn_np.training.runtime import get_blas_threads, set_blas_threads
+
+    set_blas_threads(1)  # one thread for every tool (SimpleITK and OpenCV set theirs in their runners)
     names = [n for n, _ in rp.images()]
-    print(f"protocol: {len(names)} images ({', '.join(names)}), {rp.CASES_PER_IMAGE} cases each, 1 thread")
+    print(f"protocol: {len(names)} images ({', '.join(names)}), {rp.CASES_PER_IMAGE} cases each, "
+          f"BLAS threads {get_blas_threads()}")
     results = rp.run_protocol(selected=tools, verbose=verbose)
     print(f"| tool | cases | <= 0.5 px | <= 1 px | <= 2 px | median error (px) | p90 error (px) | median s |")
     print("|---|---|---|---|---|---|---|---|")

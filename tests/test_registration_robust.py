@@ -50,7 +50,7 @@ def make_pair(image, matrix, noise=0.0, seed=0):
 
 
 def test_content_leaving_the_frame_is_recovered_to_one_pixel():
-    # a 15% zoom out with a shift of 12% of the width: a quarter of the fixed photo is not in the moving one
+    # a 15% zoom with a shift of 12% of the width: about 30% of the fixed photo is not in the moving one
     fixed, moving, theta = make_pair(GRACE_256, pixel_map((256, 256), angle=8, scale=1.15, shift=(31, -25)))
     assert overlap_mask(affine_grid(theta[None], (1, 1, 256, 256)).data, (256, 256)).mean() < 0.8
     result = register(fixed, moving)
@@ -163,6 +163,14 @@ def test_global_search_and_fourier_mellin_find_the_basin():
     assert abs(angle - (-22)) < 3 and abs(scale / 0.85 - 1) < 0.05
     start = global_search(fixed[None, None], moving[None, None])
     assert corner_error(start, theta, (256, 256)) < 6.0  # inside the descent's basin (a few pixels)
+
+
+@pytest.mark.parametrize("angle, scale, shift", [(36, 0.7, (15, 10)), (-36, 1.45, (-10, 15)), (4, 1.0, (70, -50))])
+def test_global_search_reaches_the_documented_edges(angle, scale, shift):
+    # rotations to about 38 degrees, scales 0.67 - 1.5, shifts leaving 40% overlap (here ~58%)
+    fixed, moving, theta = make_pair(GRACE_256, pixel_map((256, 256), angle=angle, scale=scale, shift=shift))
+    start = global_search(fixed[None, None], moving[None, None])
+    assert corner_error(start, theta, (256, 256)) < 6.0
 
 
 def test_pyramid_blur_matches_the_documented_sigmas():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["checkerboard", "overlay", "registration_figure", "loss_curve_figure"]
+__all__ = ["checkerboard", "draw_tiles", "overlay", "registration_figure", "loss_curve_figure"]
 
 
 def _as_display(image, name):
@@ -60,6 +60,16 @@ def checkerboard(a, b, tiles=8):
     return np.where(mask, b, a)
 
 
+def draw_tiles(ax, shape, tiles=8, color="C1"):
+    """Thin lines on ``ax`` at the tile borders of a :func:`checkerboard` of ``shape`` = (H, W)."""
+    h, w = shape
+    for k in range(1, tiles):
+        edge_x = np.ceil(k * w / tiles) - 0.5  # first column of tile k sits at ceil(k W / tiles)
+        edge_y = np.ceil(k * h / tiles) - 0.5
+        ax.axvline(edge_x, color=color, lw=0.6, alpha=0.7)
+        ax.axhline(edge_y, color=color, lw=0.6, alpha=0.7)
+
+
 def overlay(fixed, other):
     """Fixed in magenta, ``other`` in green, both (H, W) in [0, 1]: gray where they agree.
 
@@ -91,8 +101,9 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
     Returns
     -------
     matplotlib.figure.Figure
-        Top row: fixed, moving, warped, |fixed - warped|. Bottom row: checkerboard and
-        overlay (fixed magenta, moving green), before and after.
+        Top row: fixed, moving, warped, |fixed - warped| (with a colour bar). Bottom row:
+        checkerboard (tile borders drawn) and overlay (fixed magenta, moving green), before
+        and after. Axes in pixels.
     """
     images = [_as_display(x, n) for x, n in ((fixed, "fixed"), (moving_before, "moving_before"), (warped, "warped"))]
     if not images[0].shape == images[1].shape == images[2].shape:
@@ -110,11 +121,17 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
     ]
     figure = Figure(figsize=(12, 7.2))
     axes = figure.subplots(2, 4)
-    for ax, (image, label, colours) in zip(axes.ravel(), panels):
-        ax.imshow(image, cmap=colours, vmin=0 if colours == "gray" else None, vmax=1 if colours == "gray" else None,
-                  interpolation="nearest")
+    for k, (ax, (image, label, colours)) in enumerate(zip(axes.ravel(), panels)):
+        shown = ax.imshow(image, cmap=colours, vmin=0 if colours == "gray" else None,
+                          vmax=1 if colours == "gray" else None, interpolation="nearest")
         ax.set_title(label, fontsize=10)
-        ax.set_axis_off()
+        ax.set_xlabel("x (pixels)", fontsize=8)
+        ax.set_ylabel("y (pixels)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if k == 3:  # the difference image gets its scale
+            figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
+        if k in (4, 5):  # tile borders, so the tiles show even where the images agree
+            draw_tiles(ax, image.shape[:2], tiles)
     if title:
         figure.suptitle(title)
     figure.tight_layout()
@@ -161,8 +178,8 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None, refinement=Non
     everything = np.concatenate([np.asarray(v, dtype=np.float64) for v in loss_history] + [refinement])
     if np.all(everything > 0):
         ax.set_yscale("log")
-    ax.set(xlabel="step (Adam per level, coarse to fine, then refinement)", ylabel="objective",
-           title=title or "registration loss")
+    xlabel = "Adam step (levels coarse to fine" + (", then the refinement)" if len(refinement) else ")")
+    ax.set(xlabel=xlabel, ylabel="objective", title=title or "registration loss")
     ax.grid(alpha=0.3)
     ax.legend()
     figure.tight_layout()

@@ -8,27 +8,35 @@ copy of both images:
 
 1. **Search images.** Both images (channels averaged) are Gaussian-halved
    (:func:`~stn_np.registration.pyramid.downsample`) until the larger side of the fixed
-   image is at most ``SEARCH_SIZE`` (64) pixels.
+   image is at most ``SEARCH_SIZE`` (64) pixels (and ``MELLIN_SIZE``, 128, for step 4).
 2. **Rotation x scale, exhaustively.** For every similarity about the image centre with an
-   angle in ``ANGLES`` (-36 ... 36 degrees in 4-degree steps) and an isotropic scale in
-   ``SCALES`` (0.70 ... 1.43, 9 geometric steps of 9%; scale only for ``attention``, which
+   angle in ``ANGLES`` (-36 ... 36 degrees in 6-degree steps) and an isotropic scale in
+   ``SCALES`` (0.71 ... 1.40, 7 geometric steps of 12%; scale only for ``attention``, which
    cannot rotate), the moving image is resampled by the library's sampler onto the fixed
    grid, with its overlap mask.
 3. **Translation, for all shifts at once.** The overlap-masked normalised cross-correlation
    between the fixed image and each resampled moving image is computed for every integer
    shift by FFT (Padfield's masked NCC: six correlations of the images, their squares and
    their masks), keeping shifts whose overlap covers at least ``MIN_SEARCH_OVERLAP`` (40%) of
-   the fixed image. Each (angle, scale) contributes its best shift.
-4. **Decide by descent.** The ``CANDIDATES`` (3) best-scoring similarities are each refined
-   by a short affine descent (masked objective, the requested loss) on the search images and
-   the one with the lowest objective wins. For ``attention`` the refinement keeps its form.
+   the fixed image. Each (angle, scale) contributes its best shift; around the ``FINE_CELLS``
+   (6) best cells the search looks again at half the angle and scale steps.
+4. **Fourier-Mellin.** The magnitude spectra of the two images (128-pixel copies, Hann
+   window) ignore translation; on a log-polar raster rotation and scale become shifts, which
+   phase correlation finds (:func:`fourier_mellin`). Its ``MELLIN_PEAKS`` (3) strongest
+   (angle, scale) pairs, each with its best shift, join the candidates: they are precise on
+   periodic textures (brick, grass) where the grid's nearest cell can score below a wrong one.
+5. **Decide by descent.** The ``CANDIDATES`` (3) best-scoring grid similarities, the
+   Fourier-Mellin ones and the identity are each refined by a short affine descent (masked
+   objective, the requested loss) on the 64-pixel images, and the one with the lowest
+   objective wins. For ``attention`` the refinement keeps its form.
 
-Reach (what the search is built for; beyond it, pass a starting transform): rotations within
-about +-38 degrees, isotropic scales about 0.67 - 1.5 (a moving image shown 0.67 - 1.5 times
-as large as in the fixed one), any translation that leaves 40% of the fixed image
-overlapping, small shear and anisotropy (the refinement absorbs them). A fixed image that is
-a small part of the moving one (scale far below 0.67) or mirror images are out of reach.
-Cost: about 0.1 - 0.2 s for any image size (the search runs at 64 pixels).
+Reach (what the search is built for, and what ``tests/test_registration_robust.py`` checks at
+its edges; beyond it, pass a starting transform): rotations within about +-38 degrees,
+isotropic scales about 0.67 - 1.5 (moving pixels per fixed pixel), any translation that leaves
+40% of the fixed image overlapping, small shear and anisotropy (the refinement absorbs them).
+A fixed image that is a small part of the moving one (scale far outside that range) or mirror
+images are out of reach. Cost: about 0.3 s at any image size (the search runs at 64 and 128
+pixels).
 
 The result is an affine ``theta`` (2, 3); :func:`affine_to_params` expresses it in each
 family's parameters (exactly for affine, projective, TPS and the dense flow; the rotation-
