@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import no_grad
-from ..sampling.coords import identity_grid, pixel_size
+from ..sampling.coords import identity_grid
 from ..sampling.grid_sample import grid_sample
 from ..validation import check_size, fail
 

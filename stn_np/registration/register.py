@@ -367,7 +367,7 @@ def _refine_gauss_newton(objective, params, guard, iterations=REFINE_ITERATIONS)
     the grid generator's Jacobian. A step is kept only if it lowers the objective.
     """
     history = []
-    value, overlap, r, mask, spatial = _residuals(objective, params, True)
+    value, _, r, mask, spatial = _residuals(objective, params, True)
     history.append(value)
     jacobian = None
     damping = 1e-3
@@ -395,7 +395,7 @@ def _refine_gauss_newton(objective, params, guard, iterations=REFINE_ITERATIONS)
             evaluations += 1
             if new[0] < value and new[1] >= guard:
                 moved = np.abs(jacobian @ step).reshape(-1, 2) * to_pixels
-                params, (value, overlap, r, mask, spatial) = candidate, new
+                params, (value, _, r, mask, spatial) = candidate, new
                 history.append(value)
                 damping = max(damping / 10, 1e-7)
                 if moved.max() < 0.005:  # the grid moved less than 1/200 pixel anywhere
