@@ -35,7 +35,8 @@ its edges; beyond it, pass a starting transform): rotations within about +-38 de
 isotropic scales about 0.67 - 1.5 (moving pixels per fixed pixel), any translation that leaves
 40% of the fixed image overlapping, small shear and anisotropy (the refinement absorbs them).
 A fixed image that is a small part of the moving one (scale far outside that range) or mirror
-images are out of reach. Cost: about 0.3 s at any image size (the search runs at 64 and 128
+images are out of reach. With ``loss="mi"`` the shift search still scores by NCC, which a
+non-monotonic intensity relation weakens; the candidates are then decided by the MI objective. Cost: about 0.3 s at any image size (the search runs at 64 and 128
 pixels).
 
 The result is an affine ``theta`` (2, 3); :func:`affine_to_params` expresses it in each
