@@ -10,12 +10,17 @@ point of the moving image to read (``align_corners=False``; each image spans its
 
     E(p) = D(grid_sample(moving, grid(p)), fixed) + smoothness * R(p)
 
-with D the mean squared error or ``1 - NCC`` and R the diffusion penalty (dense flow only).
-Its gradient comes from the same hand-derived backwards a spatial transformer trains with:
-the loss, the sampler's grid gradient and the grid generator's parameter gradient.
+with D the mean squared error, ``1 - NCC`` or negative Mattes mutual information, and R the
+diffusion penalty (dense flow only). D counts only the overlap: fixed pixels whose sample lies
+inside the moving image, normalised by their number (``masked=False`` restores the zero-padded
+objective, which rewards zooming in on photographs; ``docs/derivations.md`` section 11). Its
+gradient comes from the same hand-derived backwards a spatial transformer trains with: the
+loss, the sampler's grid gradient and the grid generator's parameter gradient.
 
-Coarse to fine. Both images are reduced to ``levels`` resolutions by repeated halving with
-the library's own sampler (:mod:`stn_np.registration.pyramid`); the parameters are fitted at
+The stages. (1) A global start (``init="auto"``, :mod:`stn_np.registration.initialise`):
+rotation x scale x translation searched on 64-pixel copies, so the descent starts in the right
+valley. (2) Coarse to fine: both images are reduced to ``levels`` resolutions by a Gaussian
+low-pass and halving (:mod:`stn_np.registration.pyramid`); the parameters are fitted at
 the coarsest level first, where the objective is smoother and each step is cheap, and carried
 to the next finer level as its starting point (unchanged for normalised parameters; the dense
 flow is resampled and rescaled to the new pixels).
@@ -23,13 +28,18 @@ flow is resampled and rescaled to the new pixels).
 The optimiser is stn_np's Adam. Its step at a level starts at ``lr * lr_per_level**k`` (k
 levels above the coarsest; the factor is 0.1 for normalised parameters, whose useful step
 shrinks with the pixel, and 0.5 for the dense flow, already in pixels of its level; see
-``Schedule.lr_per_level``) and decays along a half cosine to a tenth of that over the level's step budget. A level ends early when
-the objective has not improved by a relative ``tol`` for ``patience`` steps.
+``Schedule.lr_per_level``) and decays along a half cosine to a tenth of that over the level's
+step budget. A level ends early when the objective has not improved by a relative ``tol`` for
+``patience`` steps; a step that shrinks the overlap below ``min_overlap`` is undone.
+(3) A sharp finish (``refine=True``, parametric families): at full resolution, Levenberg-
+Marquardt on the overlap-masked bicubic MSE (a short bicubic Adam for ncc and mi); with it
+the finest level's default Adam budget is 0.
 
 Precision: float64 throughout (``DTYPE``). float32 would save about a quarter of a 256 x 256
 step (the sparse sampler dominates either way), while float64 keeps the gradients summed over
 ~65k pixels and the tiny final steps free of rounding noise; the default affine registration
-of a 256 x 256 pair takes about half a second (benchmarks/bench_registration.py).
+of a 256 x 256 pair takes about 0.6 s, of a 512 x 512 photograph about 1.5 s
+(``benchmarks/bench_registration.py``, and its ``--protocol``).
 """
 
 from __future__ import annotations
