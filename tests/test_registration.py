@@ -154,15 +154,16 @@ def test_loss_history_has_one_array_per_level_and_early_stopping_is_optional():
     rng = np.random.default_rng(0)
     theta = random_affine(rng, (64, 64))
     fixed = warp(MRI_128[::2, ::2], affine_grid(theta[None], (1, 1, 64, 64)))
-    full = register(fixed, MRI_128[::2, ::2], levels=2, steps=[30, 10], patience=None)
+    full = register(fixed, MRI_128[::2, ::2], levels=2, steps=[30, 10], patience=None, init="identity")
     assert [len(h) for h in full.loss_history] == [30, 10] == full.steps_run
     assert all(h.dtype == np.float64 and np.all(np.isfinite(h)) for h in full.loss_history)
     assert full.loss_history[0][-1] < full.loss_history[0][0]
     stopped = register(fixed, MRI_128[::2, ::2], levels=2, steps=[400, 400], patience=5, tol=0.5)
     for h in stopped.loss_history:  # stopped once 5 steps in a row missed a 50% improvement
         assert 6 <= len(h) < 400 and h[-5:].min() >= 0.5 * h[-6]
-    none = register(fixed, MRI_128[::2, ::2], levels=2, steps=0)
+    none = register(fixed, MRI_128[::2, ::2], levels=2, steps=0, init="identity", refine=False)
     assert none.steps_run == [0, 0] and np.allclose(none.params, np.eye(2, 3))
+    assert len(none.refinement_history) == 0 and len(full.refinement_history) >= 1
 
 
 def test_result_apply_and_warped_agree_and_keep_the_layout():

@@ -46,7 +46,7 @@ def test_affine_from_npy_writes_every_file(npy_pair, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["register", str(npy_pair[0]), str(npy_pair[1]), "--out", str(out), "--levels", "2"]) == 0
     printed = capsys.readouterr().out
-    assert "affine, mse loss, 2 levels" in printed and "theta:" in printed and "wrote warped.png" in printed
+    assert "affine, mse loss, start auto, 2 levels" in printed and "theta:" in printed and "wrote warped.png" in printed
     assert sorted(p.name for p in out.iterdir()) == ["loss.png", "params.json", "registration.png", "warped.npy", "warped.png"]
     params = json.loads((out / "params.json").read_text())
     theta = np.array(params["params"])
@@ -79,6 +79,26 @@ def test_dense_writes_the_flow_and_the_folded_fraction(npy_pair, tmp_path, capsy
     params = json.loads((out / "params.json").read_text())
     assert params["steps_run"][0] <= 20 and params["steps_run"][1] <= 10 and 0 <= params["folded_fraction"] <= 1
     assert np.load(out / "flow.npy", allow_pickle=False).shape == (128, 128, 2)
+
+
+def test_init_identity_file_and_mutual_information(npy_pair, tmp_path, capsys):
+    fixed, moving = str(npy_pair[0]), str(npy_pair[1])
+    inverted = tmp_path / "inverted.npy"
+    np.save(inverted, np.cos(3 * np.pi * np.load(npy_pair[1]) / np.load(npy_pair[1]).max()))  # non-monotonic remap
+    out = tmp_path / "mi"
+    assert main(["register", fixed, str(inverted), "--out", str(out), "--levels", "2", "--loss", "mi"]) == 0
+    params = json.loads((out / "params.json").read_text())
+    assert params["loss"] == "mi" and params["init"] == "auto" and params["masked"] is True
+    assert corner_error(np.array(params["params"]), THETA, (128, 128)) < 1.0
+    start = tmp_path / "start.npy"
+    np.save(start, THETA + 0.01)
+    out = tmp_path / "file"
+    assert main(["register", fixed, moving, "--out", str(out), "--levels", "2", "--init", str(start), "--steps", "0"]) == 0
+    assert "start array" in capsys.readouterr().out
+    out = tmp_path / "identity"
+    assert main(["register", fixed, moving, "--out", str(out), "--levels", "2", "--init", "identity", "--no-mask"]) == 0
+    params = json.loads((out / "params.json").read_text())
+    assert params["init"] == "identity" and params["masked"] is False
 
 
 def _error_line(capsys, argv):
@@ -114,6 +134,11 @@ def test_bad_inputs_fail_in_one_line_with_status_two(npy_pair, tmp_path, capsys)
     assert "--lr: expected a finite number > 0" in _error_line(capsys, ["register", fixed, moving, "--out", out, "--lr", "-1"])
     assert "--smoothness: expected None for a parametric transform" in _error_line(
         capsys, ["register", fixed, moving, "--out", out, "--smoothness", "0.1"])
+    assert "--init: expected auto, identity or an existing .npy file" in _error_line(
+        capsys, ["register", fixed, moving, "--out", out, "--init", "centre"])
+    np.save(tmp_path / "wrong.npy", np.eye(3))
+    assert "--init: expected 'auto', 'identity' or a real array of shape (2, 3)" in _error_line(
+        capsys, ["register", fixed, moving, "--out", out, "--init", str(tmp_path / "wrong.npy")])
     assert "--out" in _error_line(capsys, ["register", fixed, moving])  # required
     assert "--out: " in _error_line(capsys, ["register", fixed, moving, "--out", fixed])  # a file, not a folder
     np.save(tmp_path / "flat.npy", np.ones((64, 64)))

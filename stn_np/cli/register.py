@@ -1,5 +1,9 @@
 """``stn-np register FIXED MOVING --out DIR``: align MOVING to FIXED and write what came out.
 
+Options beyond the family and the schedule: ``--loss mse|ncc|mi`` (mi: Mattes mutual
+information, for images of different modalities), ``--init auto|identity|FILE.npy`` (the
+global start, none, or starting parameters) and ``--no-mask`` (the zero-padded objective).
+
 Inputs. PNG/JPEG (any format matplotlib's ``imread`` reads) or ``.npy`` (read with
 ``allow_pickle=False``). Image files are registered on their luminance (RGB ->
 0.299 R + 0.587 G + 0.114 B, alpha dropped, 8-bit values scaled to [0, 1]), so a colour
@@ -11,7 +15,7 @@ Outputs in DIR (created if missing; every file written atomically):
 ``warped.npy`` (the warped moving image, float64), ``warped.png``, ``params.json`` (the
 transform, its parameters, and the OpenCV pixel matrix for ``affine``), ``flow.npy`` (dense
 only: the displacement field, too large for JSON), ``registration.png`` (checkerboards and
-overlays before and after) and ``loss.png`` (the loss curve).
+overlays before and after) and ``loss.png`` (the loss curve; not written when no step ran).
 """
 
 from __future__ import annotations
@@ -59,6 +63,13 @@ def add_parser(subparsers):
                         "(default: per transform)")
     p.add_argument("--lr", type=float, help="Adam step at the coarsest level (default: per transform)")
     p.add_argument("--smoothness", type=float, help="dense only: weight of the diffusion penalty (default: 0.2)")
+    p.add_argument("--init", default="auto", metavar="auto|identity|FILE.npy",
+                   help="where the descent starts: auto (a global search over rotation, scale and translation; the "
+                        "default), identity, or a .npy file holding starting parameters (the params layout of "
+                        "params.json; for affine the normalised theta (2, 3))")
+    p.add_argument("--no-mask", dest="masked", action="store_false",
+                   help="count every fixed pixel, reading zeros outside the moving image (the biased objective); "
+                        "default: only the overlap counts")
     p.set_defaults(run=run)
 
 
@@ -171,6 +182,18 @@ def _npy_bytes(array):
     return buffer.getvalue()
 
 
+def _read_init(text):
+    """``auto``/``identity`` as they are; anything else is a .npy file of starting parameters."""
+    if text in ("auto", "identity"):
+        return text
+    if not text.lower().endswith(".npy") or not os.path.isfile(text):
+        raise UsageError(f"--init: expected auto, identity or an existing .npy file, got {text!r}")
+    try:
+        return np.load(text, allow_pickle=False)
+    except Exception as error:  # noqa: BLE001 - any failure means "not a readable .npy"
+        raise UsageError(f"--init: cannot read {text} as .npy ({type(error).__name__})") from None
+
+
 def _png_bytes(image, reference):
     """``image`` (2-D or (C, H, W)) as PNG bytes, scaled to [0, 1] like ``reference``."""
     from matplotlib import image as mpimg
@@ -193,7 +216,8 @@ def run(args):
         raise UsageError(f"--out: {args.out} exists and is not a directory")
     _check_writable(args.out)  # before the work, not after it
     result = register(fixed, moving, transform=args.transform, loss=args.loss, levels=args.levels,
-                      steps=_parse_steps(args.steps, args.levels), lr=args.lr, smoothness=args.smoothness)
+                      steps=_parse_steps(args.steps, args.levels), lr=args.lr, smoothness=args.smoothness,
+                      init=_read_init(args.init), masked=args.masked)
     out = lambda name: os.path.join(args.out, name)  # noqa: E731
     files = {}  # every output is made in memory first, then written as one set (all or nothing)
 
@@ -206,6 +230,8 @@ def run(args):
         "levels": len(result.level_sizes), "steps_run": result.steps_run,
         "level_sizes": [{"fixed": list(f), "moving": list(m)} for f, m in result.level_sizes],
         "loss_before": result.loss_before, "loss_after": result.loss_after, "seconds": result.seconds,
+        "init": result.init, "masked": result.masked, "overlap": result.overlap,
+        "refinement_steps": len(result.refinement_history),
         "convention": "grid_sample(moving, grid(params)) ~ fixed; normalised coordinates, align_corners=False",
     }
     written = ["warped.png", "warped.npy", "params.json"]
@@ -227,15 +253,21 @@ def run(args):
     before = before[0] if moving.ndim == 2 else before
     name = f"{result.transform}, {result.loss}"
     files[out("registration.png")] = figure_bytes(registration_figure(fixed, before, result.warped, title=name))
-    files[out("loss.png")] = figure_bytes(
-        loss_curve_figure(result.loss_history, result.level_sizes, title=f"registration loss ({name})"))
-    written += ["registration.png", "loss.png"]
+    written.append("registration.png")
+    if any(len(h) for h in result.loss_history) or len(result.refinement_history):
+        files[out("loss.png")] = figure_bytes(loss_curve_figure(
+            result.loss_history, result.level_sizes, title=f"registration loss ({name})",
+            refinement=result.refinement_history))
+        written.append("loss.png")
     with lock_directory(args.out, "register", "out"):
         remove_temporaries(args.out)
         save_files(files, "register")
 
-    print(f"registered {args.moving} onto {args.fixed}: {result.transform}, {result.loss} loss, "
-          f"{len(result.level_sizes)} levels, {'+'.join(map(str, result.steps_run))} steps in {result.seconds:.2f} s")
+    refined = f" + {len(result.refinement_history)} bicubic refinement steps" if len(result.refinement_history) else ""
+    print(f"registered {args.moving} onto {args.fixed}: {result.transform}, {result.loss} loss, start {result.init}, "
+          f"{len(result.level_sizes)} levels, {'+'.join(map(str, result.steps_run))} steps{refined} in "
+          f"{result.seconds:.2f} s")
+    print(f"overlap at the end: {100 * result.overlap:.1f}% of the fixed image")
     print(f"loss at full resolution: {result.loss_before:.4g} -> {result.loss_after:.4g}")
     if result.transform == "affine":
         print("theta: " + np.array2string(result.params, precision=4, separator=", ").replace("\n", ""))

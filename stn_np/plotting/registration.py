@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from ..validation import check_int, check_real_array, describe, fail
 
-__all__ = ["checkerboard", "overlay", "registration_figure", "loss_curve_figure"]
+__all__ = ["checkerboard", "draw_tiles", "overlay", "registration_figure", "loss_curve_figure"]
 
 
 def _as_display(image, name, function="registration_figure"):
@@ -64,6 +64,16 @@ def checkerboard(a, b, tiles=8):
     return np.where(mask, b, a)
 
 
+def draw_tiles(ax, shape, tiles=8, color="C1"):
+    """Thin lines on ``ax`` at the tile borders of a :func:`checkerboard` of ``shape`` = (H, W)."""
+    h, w = shape
+    for k in range(1, tiles):
+        edge_x = np.ceil(k * w / tiles) - 0.5  # first column of tile k sits at ceil(k W / tiles)
+        edge_y = np.ceil(k * h / tiles) - 0.5
+        ax.axvline(edge_x, color=color, lw=0.6, alpha=0.7)
+        ax.axhline(edge_y, color=color, lw=0.6, alpha=0.7)
+
+
 def overlay(fixed, other):
     """Fixed in magenta, ``other`` in green, both (H, W) in [0, 1]: gray where they agree.
 
@@ -98,8 +108,9 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
     Returns
     -------
     matplotlib.figure.Figure
-        Top row: fixed, moving, warped, |fixed - warped|. Bottom row: checkerboard and
-        overlay (fixed magenta, moving green), before and after.
+        Top row: fixed, moving, warped, |fixed - warped| (with a colour bar). Bottom row:
+        checkerboard (tile borders drawn) and overlay (fixed magenta, moving green), before
+        and after. Axes in pixels.
     """
     images = [_as_display(x, n) for x, n in ((fixed, "fixed"), (moving_before, "moving_before"), (warped, "warped"))]
     if not images[0].shape == images[1].shape == images[2].shape:
@@ -119,18 +130,24 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
     ]
     figure = Figure(figsize=(12, 7.2))
     axes = figure.subplots(2, 4)
-    for ax, (image, label, colours) in zip(axes.ravel(), panels):
-        ax.imshow(image, cmap=colours, vmin=0 if colours == "gray" else None, vmax=1 if colours == "gray" else None,
-                  interpolation="nearest")
+    for k, (ax, (image, label, colours)) in enumerate(zip(axes.ravel(), panels)):
+        shown = ax.imshow(image, cmap=colours, vmin=0 if colours == "gray" else None,
+                          vmax=1 if colours == "gray" else None, interpolation="nearest")
         ax.set_title(label, fontsize=10)
-        ax.set_axis_off()
+        ax.set_xlabel("x (pixels)", fontsize=8)
+        ax.set_ylabel("y (pixels)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if k == 3:  # the difference image gets its scale
+            figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
+        if k in (4, 5):  # tile borders, so the tiles show even where the images agree
+            draw_tiles(ax, image.shape[:2], tiles)
     if title:
         figure.suptitle(title)
     figure.tight_layout()
     return figure
 
 
-def loss_curve_figure(loss_history, level_sizes=None, title=None):
+def loss_curve_figure(loss_history, level_sizes=None, title=None, refinement=None):
     """The objective per Adam step, the pyramid levels one after another (coarsest first).
 
     Parameters
@@ -140,6 +157,9 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None):
     level_sizes : list, optional
         ``RegistrationResult.level_sizes``, to label each level with its fixed image's size.
     title : str, optional
+    refinement : 1-D array, optional
+        ``RegistrationResult.refinement_history``: drawn after the levels, one point per
+        accepted step of the full-resolution bicubic refinement.
 
     Returns
     -------
@@ -150,8 +170,11 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None):
         fail("loss_curve_figure", "loss_history", "a list of 1-D arrays (one per level)", describe(loss_history),
              TypeError)
     loss_history = [check_real_array(h, "loss_curve_figure", "loss_history").reshape(-1) for h in loss_history]
-    if not any(len(h) for h in loss_history):
-        fail("loss_curve_figure", "loss_history", "at least one level with at least one step", "none")
+    refinement = check_real_array([] if refinement is None else refinement, "loss_curve_figure",
+                                  "refinement").reshape(-1)
+    if not any(len(h) for h in loss_history) and not len(refinement):
+        fail("loss_curve_figure", "loss_history", "at least one level (or refinement) with at least one step",
+             "none")
     if level_sizes is not None and len(level_sizes) != len(loss_history):
         fail("loss_curve_figure", "level_sizes", f"{len(loss_history)} entries, one per level",
              f"{len(level_sizes)}")
@@ -165,12 +188,16 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None):
         if level_sizes is not None:
             h, w = level_sizes[k][0]
             label += f" ({h}x{w})"
-        ax.plot(steps, values, label=label)
+        if len(values):
+            ax.plot(steps, values, label=label)
         start += len(values)
-    everything = np.concatenate([np.asarray(v, dtype=np.float64) for v in loss_history])
+    if len(refinement):
+        ax.plot(np.arange(start, start + len(refinement)), refinement, "o-", ms=3, label="bicubic refinement (full size)")
+    everything = np.concatenate([np.asarray(v, dtype=np.float64) for v in loss_history] + [refinement])
     if np.all(everything > 0):
         ax.set_yscale("log")
-    ax.set(xlabel="Adam step (levels coarse to fine)", ylabel="objective", title=title or "registration loss")
+    xlabel = "Adam step (levels coarse to fine" + (", then the refinement)" if len(refinement) else ")")
+    ax.set(xlabel=xlabel, ylabel="objective", title=title or "registration loss")
     ax.grid(alpha=0.3)
     ax.legend()
     figure.tight_layout()

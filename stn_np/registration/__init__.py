@@ -4,14 +4,18 @@ Align a moving image to a fixed one by gradient descent on a transformation's pa
 through the same grid generators, sampler and hand-derived backwards a spatial transformer
 trains with: ``grid_sample(moving, result.grid)`` approximates ``fixed``.
 
-Modules: :mod:`~.register` (the coarse-to-fine driver and its result), :mod:`~.schedules` (how each
-transformation family of :mod:`stn_np.sampling.families` is fitted), :mod:`~.pyramid` (image pyramids built with the sampler),
-:mod:`~.losses` (MSE, NCC and the diffusion penalty), :mod:`~.transforms` (affine utilities
-and OpenCV pixel matrices), :mod:`~.jacobian` (Jacobian determinants and folds).
+Modules: :mod:`~.register` (the driver: global start, coarse-to-fine Adam, bicubic
+Gauss-Newton finish, and its result), :mod:`~.schedules` (each family's optimisation
+defaults), :mod:`~.initialise` (the global start and the overlap mask), :mod:`~.pyramid`
+(Gaussian image pyramids), :mod:`~.losses` (MSE, NCC, Mattes mutual information, each
+overlap-weighted, and the diffusion penalty), :mod:`~.transforms` (affine utilities and
+OpenCV pixel matrices), :mod:`~.jacobian` (Jacobian determinants and folds),
+:mod:`~.samples` (matplotlib's test images and random warps).
 """
 
 from .jacobian import flow_to_grid, jacobian_determinant
-from .losses import diffusion_penalty, ncc_loss
+from .initialise import global_search, overlap_mask
+from .losses import diffusion_penalty, masked_mse_loss, mi_loss, ncc_loss
 from .schedules import TRANSFORMS
 from .register import RegistrationResult, register
 from .transforms import compose_affine, invert_affine, pixel_to_theta, theta_to_pixel
@@ -22,9 +26,13 @@ __all__ = [
     "compose_affine",
     "diffusion_penalty",
     "flow_to_grid",
+    "global_search",
     "invert_affine",
     "jacobian_determinant",
+    "masked_mse_loss",
+    "mi_loss",
     "ncc_loss",
+    "overlap_mask",
     "pixel_to_theta",
     "register",
     "theta_to_pixel",

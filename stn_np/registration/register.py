@@ -10,12 +10,17 @@ point of the moving image to read (``align_corners=False``; each image spans its
 
     E(p) = D(grid_sample(moving, grid(p)), fixed) + smoothness * R(p)
 
-with D the mean squared error or ``1 - NCC`` and R the diffusion penalty (dense flow only).
-Its gradient comes from the same hand-derived backwards a spatial transformer trains with:
-the loss, the sampler's grid gradient and the grid generator's parameter gradient.
+with D the mean squared error, ``1 - NCC`` or negative Mattes mutual information, and R the
+diffusion penalty (dense flow only). D counts only the overlap: fixed pixels whose sample lies
+inside the moving image, normalised by their number (``masked=False`` restores the zero-padded
+objective, which rewards zooming in on photographs; ``docs/derivations.md`` section 11). Its
+gradient comes from the same hand-derived backwards a spatial transformer trains with: the
+loss, the sampler's grid gradient and the grid generator's parameter gradient.
 
-Coarse to fine. Both images are reduced to ``levels`` resolutions by repeated halving with
-the library's own sampler (:mod:`stn_np.registration.pyramid`); the parameters are fitted at
+The stages. (1) A global start (``init="auto"``, :mod:`stn_np.registration.initialise`):
+rotation x scale x translation searched on 64-pixel copies, so the descent starts in the right
+valley. (2) Coarse to fine: both images are reduced to ``levels`` resolutions by a Gaussian
+low-pass and halving (:mod:`stn_np.registration.pyramid`); the parameters are fitted at
 the coarsest level first, where the objective is smoother and each step is cheap, and carried
 to the next finer level as its starting point (unchanged for normalised parameters; the dense
 flow is resampled and rescaled to the new pixels).
@@ -23,13 +28,18 @@ flow is resampled and rescaled to the new pixels).
 The optimiser is stn_np's Adam. Its step at a level starts at ``lr * lr_per_level**k`` (k
 levels above the coarsest; the factor is 0.1 for normalised parameters, whose useful step
 shrinks with the pixel, and 0.5 for the dense flow, already in pixels of its level; see
-``Schedule.lr_per_level``) and decays along a half cosine to a tenth of that over the level's step budget. A level ends early when
-the objective has not improved by a relative ``tol`` for ``patience`` steps.
+``Schedule.lr_per_level``) and decays along a half cosine to a tenth of that over the level's
+step budget. A level ends early when the objective has not improved by a relative ``tol`` for
+``patience`` steps; a step that shrinks the overlap below ``min_overlap`` is undone.
+(3) A sharp finish (``refine=True``, parametric families): at full resolution, Levenberg-
+Marquardt on the overlap-masked bicubic MSE (a short bicubic Adam for ncc and mi); with it
+the finest level's default Adam budget is 0.
 
 Precision: float64 throughout (``DTYPE``). float32 would save about a quarter of a 256 x 256
 step (the sparse sampler dominates either way), while float64 keeps the gradients summed over
 ~65k pixels and the tiny final steps free of rounding noise; the default affine registration
-of a 256 x 256 pair takes about half a second (benchmarks/bench_registration.py).
+of a 256 x 256 pair takes about 0.6 s, of a 512 x 512 photograph about 1.5 s
+(``benchmarks/bench_registration.py``, and its ``--protocol``).
 """
 
 from __future__ import annotations
@@ -47,13 +57,15 @@ from ..optim import Adam
 from ..sampling.grid_sample import grid_sample
 from ..sampling.grid_tps import check_control_points
 from ..sampling.padding import PADDING_MODES
-from ..validation import check_choice, check_int, check_number, describe, fail, values_of
+from ..validation import check_bool, check_choice, check_int, check_number, describe, fail, values_of
+from .initialise import affine_to_params, global_search, overlap_mask
 from .losses import LOSSES, similarity_loss
 from .schedules import get_schedule
 from .pyramid import build_pyramid, level_sizes
 from .transforms import theta_to_pixel
 
-__all__ = ["register", "RegistrationResult", "DTYPE", "MIN_LEVEL_SIZE", "DEFAULT_SMOOTHNESS"]
+__all__ = ["register", "RegistrationResult", "DTYPE", "MIN_LEVEL_SIZE", "DEFAULT_SMOOTHNESS", "MIN_OVERLAP",
+           "REFINE_ITERATIONS", "REFINE_STEPS"]
 
 #: The dtype registration computes in (see the module docstring).
 DTYPE = np.float64
@@ -61,6 +73,14 @@ DTYPE = np.float64
 MIN_LEVEL_SIZE = 8
 #: Default weight of the dense flow's diffusion penalty (objective in unit-variance intensities).
 DEFAULT_SMOOTHNESS = 0.2
+#: Default smallest overlap (fraction of the fixed image) a masked objective may shrink to.
+MIN_OVERLAP = 0.25
+#: Most objective evaluations of the final Gauss-Newton refinement (loss="mse").
+REFINE_ITERATIONS = 6
+#: Adam steps of the final refinement for loss="ncc" or "mi".
+REFINE_STEPS = 20
+#: Families whose grid is linear in the parameters (their Jacobian is computed once).
+_LINEAR = ("affine", "attention", "tps")
 
 
 @dataclass
@@ -90,14 +110,28 @@ class RegistrationResult:
     level_sizes : list of ((int, int), (int, int))
         Per level, coarsest first, the (H, W) of the fixed and of the moving image.
     loss : str
-        "mse" or "ncc".
+        "mse", "ncc" or "mi".
     loss_before, loss_after : float
         The similarity term (no penalty) at full resolution for the identity parameters and
-        for the fitted ones, in the same normalised units.
+        for the fitted ones, in the same normalised units, as the final objective measures
+        it (overlap-masked unless ``masked=False``; bicubic after a refinement).
     seconds : float
         Wall time of the registration.
     padding_mode : str
         What the sampler reads outside the moving image.
+    moving_size : (int, int)
+        The moving image's (H, W).
+    init : str
+        How the descent started: "auto" (the global search), "identity" or "array".
+    start_params : ndarray
+        The parameters the descent started from (the global search's estimate for "auto").
+    refinement_history : ndarray
+        The objective at each accepted step of the full-resolution bicubic refinement
+        (empty without one).
+    overlap : float
+        The fraction of fixed pixels whose sample lies inside the moving image, at the end.
+    masked : bool
+        Whether the objective counted only the overlap.
     """
 
     transform: str
@@ -112,6 +146,11 @@ class RegistrationResult:
     seconds: float
     padding_mode: str = "zeros"
     moving_size: tuple = field(default=(0, 0))
+    init: str = "identity"
+    start_params: np.ndarray = None
+    refinement_history: np.ndarray = None
+    overlap: float = 1.0
+    masked: bool = True
 
     @property
     def steps_run(self):
@@ -187,31 +226,59 @@ def _check_levels(levels, fixed_hw, moving_hw):
 
 
 def _check_init(init, model, fixed_hw):
-    if init is None:
-        return None
+    """"auto", "identity", or the user's starting parameters (with a batch axis)."""
+    if isinstance(init, str):
+        return check_choice(init, ("auto", "identity"), "register", "init")
     array = values_of(init)
     expected = model.shape(fixed_hw)
     if array.dtype.kind not in "fiu" or array.shape != expected:
-        fail("register", "init", f"a real array of shape {expected} for transform {model.name!r}",
-             f"{array.dtype} {array.shape}")
+        fail("register", "init", f"'auto', 'identity' or a real array of shape {expected} for transform "
+             f"{model.name!r}", f"{array.dtype} {array.shape}")
     if not np.all(np.isfinite(array)):
         fail("register", "init", "finite values", "NaN or inf")
     return array.astype(DTYPE)[None]
 
 
-def _objective(model, loss, params, moving, fixed, sizes, smoothness, padding_mode):
-    """E(p) at one level, as a Tensor (similarity, plus the weighted penalty for dense)."""
-    grid = model.grid(params, *sizes)
-    warped = grid_sample(moving, grid, padding_mode=padding_mode)
-    value = similarity_loss(loss, warped, fixed)
-    penalty = model.penalty(params)
-    if penalty is not None and smoothness:
-        value = value + penalty * smoothness
-    return value
+@dataclass
+class _Objective:
+    """E(p) at one level: the images, what counts, and how they are sampled."""
+
+    model: object
+    loss: str
+    moving: np.ndarray
+    fixed: np.ndarray
+    sizes: tuple
+    smoothness: float
+    padding_mode: str
+    masked: bool
+    ranges: tuple = None
+    mode: str = "bilinear"
+
+    def __call__(self, params):
+        """(E as a Tensor, the overlap fraction); E is None when the overlap is empty."""
+        grid = self.model.grid(params, *self.sizes)
+        weight, padding = None, self.padding_mode
+        overlap = 1.0
+        if self.masked:
+            # the mask decides what counts; border padding keeps the edge pixels' taps real
+            weight, padding = overlap_mask(grid.data, self.sizes[1]), "border"
+            overlap = float(weight.mean())
+            if overlap == 0:
+                return None, 0.0
+        warped = grid_sample(self.moving, grid, mode=self.mode, padding_mode=padding)
+        value = similarity_loss(self.loss, warped, self.fixed, weight, self.ranges)
+        penalty = self.model.penalty(params)
+        if penalty is not None and self.smoothness:
+            value = value + penalty * self.smoothness
+        return value, overlap
 
 
-def _fit_level(model, loss, params, moving, fixed, sizes, steps, lr, smoothness, padding_mode, patience, tol):
-    """Adam on one level; returns the best parameters seen and the objective history."""
+def _fit_level(objective, params, steps, lr, patience, tol, guard):
+    """Adam on one level; returns the best parameters seen and the objective history.
+
+    A step that leaves less than ``guard`` of the fixed image overlapping is undone (back to
+    the best parameters, with a fresh Adam at half the step), so the overlap cannot collapse.
+    """
     params = Tensor(params, requires_grad=True)
     optimizer = Adam([params], lr=lr)
     history = []
@@ -219,13 +286,22 @@ def _fit_level(model, loss, params, moving, fixed, sizes, steps, lr, smoothness,
     reference, stalled = math.inf, 0  # the objective at the last significant improvement
     for step in range(steps):
         optimizer.zero_grad()
-        value = _objective(model, loss, params, moving, fixed, sizes, smoothness, padding_mode)
+        value, overlap = objective(params)
+        if value is None or overlap < guard:
+            params.data[...] = best_params
+            lr *= 0.5
+            optimizer = Adam([params], lr=lr)
+            history.append(best)
+            stalled += 1
+            if patience is not None and stalled >= patience:
+                break
+            continue
         value.backward()
         current = value.item()
         history.append(current)
         if current < best:
             best, best_params = current, params.data.copy()
-        # E >= 0 for every loss here, so "relative" is against the value itself
+        # E >= 0 for mse and ncc; mi is negative, so "relative" is against its magnitude
         if current < reference - tol * abs(reference) or not math.isfinite(reference):
             reference, stalled = current, 0
         else:
@@ -238,15 +314,121 @@ def _fit_level(model, loss, params, moving, fixed, sizes, steps, lr, smoothness,
     if steps:
         # the parameters after the last update were never evaluated; keep them if they are better
         with no_grad():
-            last = _objective(model, loss, Tensor(params.data), moving, fixed, sizes, smoothness, padding_mode).item()
-        if last < best:
+            last, overlap = objective(Tensor(params.data))
+        if last is not None and overlap >= guard and last.item() < best:
             best_params = params.data.copy()
     return best_params, np.asarray(history, dtype=np.float64)
 
 
+def _grid_jacobian(model, params, sizes, step=1e-4):
+    """d grid / d params, (H*W*2, P), by central differences of the family's generator.
+
+    Exact to rounding for families whose grid is linear in the parameters; for projective an
+    O(step^2) linearisation (it only has to point Gauss-Newton downhill).
+    """
+    flat = params.reshape(-1)
+    columns = []
+    with no_grad():
+        for k in range(flat.size):
+            delta = np.zeros_like(flat)
+            delta[k] = step
+            plus = model.grid(Tensor((flat + delta).reshape(params.shape)), *sizes).data
+            minus = model.grid(Tensor((flat - delta).reshape(params.shape)), *sizes).data
+            columns.append(((plus - minus) / (2 * step)).reshape(-1))
+    return np.stack(columns, axis=1)
+
+
+def _residuals(objective, params, need_jacobian):
+    """Masked residuals of the bicubic warp: (E, overlap, r (C, n), mask (n,), dW/dgrid (C, n, 2) or None)."""
+    model, (fixed_hw, moving_hw) = objective.model, objective.sizes
+    with no_grad():
+        grid = model.grid(Tensor(params), fixed_hw, moving_hw).data
+    mask = overlap_mask(grid, moving_hw).reshape(-1)
+    overlap = float(mask.mean())
+    if not objective.masked:  # every pixel counts, reading the padding outside
+        mask = np.ones_like(mask)
+    elif overlap == 0:
+        return math.inf, 0.0, None, mask, None
+    grid_tensor = Tensor(grid, requires_grad=need_jacobian)
+    padding = "border" if objective.masked else objective.padding_mode
+    warped = grid_sample(objective.moving, grid_tensor, mode="bicubic", padding_mode=padding)
+    channels = warped.shape[1]
+    r = (warped.data - objective.fixed).reshape(channels, -1)
+    value = float(np.einsum("cn,cn,n->", r, r, mask) / (channels * mask.sum()))
+    spatial = None
+    if need_jacobian:
+        spatial = []
+        for c in range(channels):
+            upstream = np.zeros_like(warped.data)
+            upstream[:, c] = 1
+            grid_tensor.zero_grad()
+            warped.backward(upstream, retain_graph=c < channels - 1)
+            spatial.append(grid_tensor.grad.reshape(-1, 2))
+        spatial = np.stack(spatial)
+    return value, overlap, r, mask, spatial
+
+
+def _refine_gauss_newton(objective, params, guard, iterations=REFINE_ITERATIONS):
+    """Levenberg-Marquardt on the masked bicubic MSE at full resolution; returns (params, objective history).
+
+    With residuals ``r_i = W(grid_i(p)) - F_i`` on the overlap, the step solves
+    ``(J^T M J + lambda diag(J^T M J)) dp = -J^T M r`` with ``J = dW/dgrid . dgrid/dp``: the
+    sampler's own position gradient (its backward with an upstream of ones, per channel) times
+    the grid generator's Jacobian. A step is kept only if it lowers the objective.
+    """
+    history = []
+    value, _, r, mask, spatial = _residuals(objective, params, True)
+    history.append(value)
+    jacobian = None
+    damping = 1e-3
+    evaluations = 1
+    _, (moving_h, moving_w) = objective.sizes
+    to_pixels = np.array([moving_w / 2, moving_h / 2])
+    while evaluations < iterations:
+        if jacobian is None or objective.model.name not in _LINEAR:
+            jacobian = _grid_jacobian(objective.model, params, objective.sizes).reshape(-1, 2, params.size)
+        # J_c (n, P) for each channel: sum over the grid's (x, y) of dW_c/dgrid * dgrid/dp
+        normal = np.zeros((params.size, params.size))
+        gradient = np.zeros(params.size)
+        for c in range(spatial.shape[0]):
+            j = np.einsum("nx,nxp->np", spatial[c], jacobian)
+            weighted = j * mask[:, None]
+            normal += weighted.T @ j
+            gradient += weighted.T @ r[c]
+        while evaluations < iterations:
+            try:
+                step = -np.linalg.solve(normal + damping * np.diag(np.diag(normal)), gradient)
+            except np.linalg.LinAlgError:
+                return params, history
+            candidate = params + step.reshape(params.shape)
+            new = _residuals(objective, candidate, True)
+            evaluations += 1
+            if new[0] < value and new[1] >= guard:
+                moved = np.abs(jacobian @ step).reshape(-1, 2) * to_pixels
+                params, (value, _, r, mask, spatial) = candidate, new
+                history.append(value)
+                damping = max(damping / 10, 1e-7)
+                if moved.max() < 0.005:  # the grid moved less than 1/200 pixel anywhere
+                    return params, history
+                break
+            damping *= 10
+        else:
+            break
+    return params, history
+
+
+def _fit_or_refine(objective, params, loss, lr, guard, patience, tol):
+    """The sharp finish at full resolution: Gauss-Newton for mse, a short Adam otherwise (both bicubic)."""
+    if loss == "mse":
+        return _refine_gauss_newton(objective, params, guard)
+    params, history = _fit_level(objective, params, REFINE_STEPS, lr, patience, tol, guard)
+    return params, list(history)
+
+
 def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None, lr=None, smoothness=None,
-             init=None, padding_mode="zeros", patience=20, tol=1e-4, control_points=(4, 4)):
-    """Register ``moving`` onto ``fixed``: fit a transformation with Adam, coarse to fine.
+             init="auto", padding_mode="zeros", patience=20, tol=1e-4, control_points=(4, 4), masked=True,
+             min_overlap=MIN_OVERLAP, refine=True):
+    """Register ``moving`` onto ``fixed``: a global start, Adam coarse to fine, a bicubic finish.
 
     Parameters
     ----------
@@ -256,15 +438,19 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
         covers the whole image (``align_corners=False``).
     transform : {"affine", "attention", "projective", "tps", "dense"}
         The family (see :mod:`stn_np.sampling.families` for each parameterisation).
-    loss : {"mse", "ncc"}
-        Mean squared error (same intensities expected) or ``1 - NCC`` over the whole image
-        (any gain and offset).
+    loss : {"mse", "ncc", "mi"}
+        Mean squared error (same intensities expected), ``1 - NCC`` (any gain and offset) or
+        negative Mattes mutual information (any intensity relation, e.g. two modalities).
     levels : int
-        Pyramid levels; the coarsest must keep at least ``MIN_LEVEL_SIZE`` (8) pixels a side.
+        Pyramid levels (Gaussian low-pass before each halving, see
+        :mod:`~stn_np.registration.pyramid`); the coarsest must keep at least
+        ``MIN_LEVEL_SIZE`` (8) pixels a side.
     steps : int or sequence of int, optional
         Maximum Adam steps per level (one int for all, or one per level, coarsest first).
-        Default per transform: affine/attention (150, 80, 40), projective/TPS (200, 100,
-        50), dense (200, 150, 100) for 3 levels (the finest entries for fewer levels).
+        Default per transform: affine/attention (150, 40, 40), projective/TPS (200, 100,
+        50), dense (200, 150, 100) for 3 levels (the finest entries for fewer levels); with
+        the refinement (parametric families, ``refine=True``) the default for the finest
+        level is 0: the refinement fits the full resolution instead of Adam.
     lr : float, optional
         Adam's initial step at the coarsest level: normalised units for the parametric
         families (default 0.02, about 1% of the image's width), pixels of the coarsest level
@@ -272,16 +458,33 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     smoothness : float, optional
         Weight of the diffusion penalty of the dense flow (default 0.2); only for
         ``transform="dense"``.
-    init : array_like, optional
-        Starting parameters (the ``params`` layout of the result; for dense, at the coarsest
-        fixed level's size); default the identity.
+    init : "auto", "identity" or array_like
+        Where the descent starts. "auto" (default): a global search over rotation x scale x
+        translation on a 64-pixel copy of the images (:mod:`~stn_np.registration.initialise`;
+        reach about +-38 degrees, scale 0.67 - 1.5, any shift leaving 40% overlap), expressed
+        in the family's parameters. "identity": the identity. An array: starting parameters
+        in the ``params`` layout of the result (for dense, at the coarsest fixed level's size).
     padding_mode : {"zeros", "border", "reflection"}
-        What the sampler reads outside the moving image.
+        What the sampler reads outside the moving image for ``result.warped`` and ``apply``,
+        and, with ``masked=False``, inside the objective.
     patience, tol : int or None, float
         A level stops early after ``patience`` steps without a relative improvement of
         ``tol`` in the objective; ``patience=None`` runs every step.
     control_points : (rows, cols)
         The TPS control lattice.
+    masked : bool
+        True (default): only fixed pixels whose sample lies inside the moving image count,
+        and each similarity is normalised by their number (the overlap). False: every fixed
+        pixel counts and pixels outside read ``padding_mode`` (the biased objective of
+        earlier versions; with zeros it rewards zooming in).
+    min_overlap : float in (0, 1]
+        The overlap guard: a step that leaves less than this fraction of the fixed image
+        overlapping (or half the starting overlap, if that is smaller) is undone.
+    refine : bool
+        After the pyramid, refine at full resolution with bicubic sampling: Gauss-Newton
+        (Levenberg-Marquardt, at most ``REFINE_ITERATIONS`` evaluations) for ``mse``,
+        ``REFINE_STEPS`` Adam steps for ``ncc``/``mi``. Parametric families only (the dense
+        flow's last level is already at full resolution).
 
     Returns
     -------
@@ -291,7 +494,8 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     ------
     ValueError
         Wrong ndim, mismatched channels, NaN/inf, a constant fixed image, images too small for
-        ``levels``, unknown transform or loss, bad numbers.
+        ``levels``, unknown transform or loss, bad numbers, a starting transform under which
+        no fixed pixel samples the moving image.
     TypeError
         Non-numeric images.
 
@@ -312,6 +516,9 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     model = get_schedule(transform)
     check_choice(loss, LOSSES, "register", "loss")
     check_choice(padding_mode, PADDING_MODES, "register", "padding_mode")
+    masked = check_bool(masked, "register", "masked")
+    refine = check_bool(refine, "register", "refine")
+    min_overlap = check_number(min_overlap, "register", "min_overlap", minimum=0, maximum=1, strict_low=True)
     fixed_batch, _ = _as_batch(fixed, "fixed")
     moving_batch, moving_2d = _as_batch(moving, "moving")
     if fixed_batch.shape[1] != moving_batch.shape[1]:
@@ -319,7 +526,11 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
              f"{moving_batch.shape[1]} channel(s)")
     fixed_hw, moving_hw = fixed_batch.shape[-2:], moving_batch.shape[-2:]
     levels = _check_levels(levels, fixed_hw, moving_hw)
+    refine = refine and model.family.parametric
+    explicit_steps = steps is not None
     steps = _steps_per_level(steps, model, levels)
+    if refine and not explicit_steps and levels > 1:
+        steps[-1] = 0  # the full-resolution level is the refinement's (Gauss-Newton is faster and sharper there)
     lr = check_number(model.lr if lr is None else lr, "register", "lr", minimum=0, strict_low=True)
     if smoothness is not None and not model.regularised:
         fail("register", "smoothness", "None for a parametric transform (only 'dense' is regularised)",
@@ -334,34 +545,58 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     scale = peak * float((fixed_batch / peak).std()) if peak > 0 else 0.0
     if scale == 0:
         fail("register", "fixed", "an image with some contrast to register against", "a constant image")
+    if loss == "mi" and float(moving_batch.std()) == 0:
+        fail("register", "moving", "an image with some contrast for loss 'mi'", "a constant image")
+    sizes = list(zip(level_sizes(*fixed_hw, levels), level_sizes(*moving_hw, levels)))
+    sizes = [(tuple(f), tuple(m)) for f, m in sizes]
+    params = _check_init(init, model, sizes[0][0])
 
     # Dividing both images by one number changes no optimum, but makes loss values and the
     # smoothness weight independent of the images' intensity units.
-    fixed_pyramid = build_pyramid(fixed_batch / scale, levels)
-    moving_pyramid = build_pyramid(moving_batch / scale, levels)
-    sizes = list(zip(level_sizes(*fixed_hw, levels), level_sizes(*moving_hw, levels)))
-    sizes = [(tuple(f), tuple(m)) for f, m in sizes]
+    fixed_scaled, moving_scaled = fixed_batch / scale, moving_batch / scale
+    fixed_pyramid = build_pyramid(fixed_scaled, levels)
+    moving_pyramid = build_pyramid(moving_scaled, levels)
+    # mutual information bins each image over its whole range, the same at every level
+    ranges = ((float(moving_scaled.min()), float(moving_scaled.max())),
+              (float(fixed_scaled.min()), float(fixed_scaled.max()))) if loss == "mi" else None
 
-    params = _check_init(init, model, sizes[0][0])
-    if params is None:
+    started = params if isinstance(params, str) else "array"
+    if started == "identity":
         params = model.identity(sizes[0][0], DTYPE)
+    elif started == "auto":
+        theta = global_search(fixed_scaled, moving_scaled, loss, rotation=model.name != "attention", ranges=ranges)
+        params = affine_to_params(theta, model.name, *sizes[0], control_points=model.control_points)
+    start_params = params[0].copy()
+
+    objectives = [_Objective(model, loss, m, f, size, smoothness, padding_mode, masked, ranges)
+                  for f, m, size in zip(fixed_pyramid, moving_pyramid, sizes)]
+    guard = 0.0
+    if masked:
+        with no_grad():
+            _, overlap = objectives[0](Tensor(params))
+        if overlap == 0:
+            fail("register", "init", "a start under which the images overlap (some fixed pixel sampling the "
+                 "moving image)", "none: every fixed pixel maps outside the moving image")
+        guard = min(min_overlap, 0.5 * overlap)
+
     history = []
-    for k, (level_fixed, level_moving, level_size) in enumerate(zip(fixed_pyramid, moving_pyramid, sizes)):
+    for k, objective in enumerate(objectives):
         if k:
-            params = model.carry(params, sizes[k - 1], level_size)
-        params, level_history = _fit_level(
-            model, loss, params, level_moving, level_fixed, level_size, steps[k],
-            lr * model.lr_per_level**k, smoothness, padding_mode, patience, tol,
-        )
+            params = model.carry(params, sizes[k - 1], sizes[k])
+        params, level_history = _fit_level(objective, params, steps[k], lr * model.lr_per_level**k, patience, tol,
+                                           guard)
         history.append(level_history)
+
+    final = dataclasses.replace(objectives[-1], mode="bicubic" if refine else "bilinear")
+    refinement = []
+    if refine:
+        params, refinement = _fit_or_refine(final, params, loss, lr * model.lr_per_level**levels, guard, patience, tol)
 
     with no_grad():
         grid = model.grid(Tensor(params), fixed_hw, moving_hw).data
-        identity = model.grid(Tensor(model.identity(fixed_hw, DTYPE)), fixed_hw, moving_hw).data
-        full_fixed, full_moving = fixed_pyramid[-1], moving_pyramid[-1]
-        warped_scaled = grid_sample(full_moving, grid, padding_mode=padding_mode)
-        loss_after = similarity_loss(loss, warped_scaled, full_fixed).item()
-        loss_before = similarity_loss(loss, grid_sample(full_moving, identity, padding_mode=padding_mode), full_fixed).item()
+        value, overlap = final(Tensor(params))
+        loss_after = _similarity_only(final, Tensor(params))
+        loss_before = _similarity_only(final, Tensor(model.identity(fixed_hw, DTYPE)))
         warped = grid_sample(moving_batch, grid, padding_mode=padding_mode).data[0]
     return RegistrationResult(
         transform=model.name,
@@ -376,4 +611,15 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
         seconds=time.perf_counter() - start,
         padding_mode=padding_mode,
         moving_size=tuple(moving_hw),
+        init=started,
+        start_params=start_params,
+        refinement_history=np.asarray(refinement, dtype=np.float64),
+        overlap=overlap,
+        masked=masked,
     )
+
+
+def _similarity_only(objective, params):
+    """The similarity term (no penalty) of ``objective`` at ``params``; inf when nothing overlaps."""
+    value, _ = dataclasses.replace(objective, smoothness=0.0)(params)
+    return math.inf if value is None else value.item()
