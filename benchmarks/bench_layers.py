@@ -12,7 +12,10 @@ configuration in its own worker process, timed in interleaved rounds (:func:`tim
 Printed: medians, and stn_np / PyTorch at equal threads (median over rounds of the within-round
 ratio). The 2-thread figures need an idle 2-core machine (the load average is printed).
 
-Usage: python benchmarks/bench_layers.py [--rounds 10] [--calls 5] [--threads 1 2]
+``--compare PATH`` adds the stn_np found in folder PATH (e.g. an export of the main branch),
+interleaved with the rest: before and after a change in one run.
+
+Usage: python benchmarks/bench_layers.py [--rounds 10] [--calls 5] [--threads 1 2] [--compare PATH]
 Run it under ``flock /tmp/stn_cpu.lock`` on the shared machine.
 """
 
@@ -110,6 +113,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
     parser.add_argument("--calls", type=int, default=5, help="timed calls per configuration, workload and round")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to compare")
+    parser.add_argument("--compare", metavar="PATH", help="also time the stn_np in folder PATH (e.g. main's)")
     parser.add_argument("--worker", choices=("stn", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--worker-threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -117,28 +121,40 @@ def main():
         return worker(args.worker, args.worker_threads)
 
     with_torch = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0
-    kinds = ("stn", "torch") if with_torch else ("stn",)
     load_before = load_average()
-    workers = {f"{kind} {t}": Worker(f"{kind} {t}", [__file__, "--worker", kind, "--worker-threads", str(t)])
-               for t in args.threads for kind in kinds}
+    workers = {}
+    for t in args.threads:
+        workers[f"stn {t}"] = Worker(f"stn {t}", [__file__, "--worker", "stn", "--worker-threads", str(t)])
+        if args.compare:
+            workers[f"compared {t}"] = Worker(f"compared {t}", [__file__, "--worker", "stn", "--worker-threads", str(t)],
+                                              source=args.compare)
+        if with_torch:
+            workers[f"torch {t}"] = Worker(f"torch {t}", [__file__, "--worker", "torch", "--worker-threads", str(t)])
     keys = [f"{name} {part}" for name, *_ in WORKLOADS for part in ("fwd", "f+b")]
-    pairs = [(f"stn {t}", f"torch {t}") for t in args.threads] if with_torch else []
+    ours = ("stn", "compared") if args.compare else ("stn",)
+    pairs = [(f"{who} {t}", f"torch {t}") for t in args.threads for who in ours] if with_torch else []
     medians, ratios = interleave(workers, keys, args.rounds, args.calls, pairs=pairs)
     for w in workers.values():
         w.close()
 
     print(f"ms per call, float32, batch {BATCH}; medians of {args.rounds} interleaved rounds x {args.calls} calls; "
-          "f+b = forward + backward")
+          "f+b = forward + backward" + (f"; 'then' = the stn_np in {args.compare}" if args.compare else ""))
+    # (worker, heading, what, parts): the compared stn_np shows forward + backward only
+    columns = [("stn", "", "ms", ("fwd", "f+b"))]
+    columns += [("compared", "then ", "ms", ("f+b",))] if args.compare else []
+    if with_torch:
+        columns += [("torch", "torch ", "ms", ("fwd", "f+b")), ("stn", "ratio ", "ratio", ("fwd", "f+b"))]
+        columns += [("compared", "then ratio ", "ratio", ("f+b",))] if args.compare else []
+    cells = [(who, label + part, kind, part) for who, label, kind, parts in columns for part in parts]
     for t in args.threads:
-        header = f"{f'{t} thread' + 's' * (t > 1):<28}{'fwd':>8}{'f+b':>8}"
-        if with_torch:
-            header += f"{'torch fwd':>11}{'torch f+b':>11}{'ratio fwd':>11}{'ratio f+b':>11}"
-        print(header)
+        print(f"{f'{t} thread' + 's' * (t > 1):<28}" + "".join(f"{head:>{max(len(head) + 2, 8)}}" for _, head, _, _ in cells))
         for name, *_ in WORKLOADS:
-            line = f"{name:<28}" + "".join(f"{1e3 * medians[f'stn {t}', f'{name} {p}']:>8.2f}" for p in ("fwd", "f+b"))
-            if with_torch:
-                line += "".join(f"{1e3 * medians[f'torch {t}', f'{name} {p}']:>11.2f}" for p in ("fwd", "f+b"))
-                line += "".join(f"{ratios[f'stn {t}', f'torch {t}', f'{name} {p}']:>10.2f}x" for p in ("fwd", "f+b"))
+            line = f"{name:<28}"
+            for who, head, kind, part in cells:
+                key = f"{name} {part}"
+                cell = (f"{1e3 * medians[f'{who} {t}', key]:.2f}" if kind == "ms"
+                        else f"{ratios[f'{who} {t}', f'torch {t}', key]:.2f}x")
+                line += f"{cell:>{max(len(head) + 2, 8)}}"
             print(line)
     if not with_torch:
         print("(torch is not importable: no ratio)")
