@@ -7,9 +7,9 @@ should not move the figure.
 configurations that must not share a process (BLAS and OpenMP thread counts are per process,
 and two thread pools in one process compete): each configuration is a :class:`Worker`
 subprocess that builds its workloads once, and the driver asks the workers in turn, round
-after round, for a short block of timed calls. A slow patch of the shared machine then hits
+after round, for short blocks of timed calls. A slow patch of the shared machine then hits
 every configuration alike, and the ratio of two configurations is taken within each round
-before the median over rounds is reported. Between blocks the driver pauses briefly, so that
+before the median over rounds is reported. Between workers the driver pauses briefly, so that
 the previous worker's BLAS/OpenMP threads stop spinning before the next worker starts.
 """
 
@@ -99,10 +99,10 @@ def interleave(workers, keys, rounds, calls, pause=0.15, pairs=()):
     keys : list of str
         Workloads every worker serves.
     rounds, calls : int
-        ``rounds`` rounds; in each, every worker times a block of ``calls`` calls of every key
-        (the worker order rotates from round to round).
+        ``rounds`` rounds; in each, every worker in turn times a block of ``calls`` calls of
+        every key (the worker order rotates from round to round).
     pause : float
-        Seconds of rest before each block (spinning thread pools of the last block go idle).
+        Seconds of rest before each worker's turn (spinning thread pools of the last go idle).
     pairs : list of (name, name)
         ``(a, b)`` pairs whose ratio ``a / b`` is wanted (e.g. stn_np and PyTorch at one thread count).
 
@@ -118,9 +118,9 @@ def interleave(workers, keys, rounds, calls, pause=0.15, pairs=()):
     per_round = {(a, b, key): [] for a, b in pairs for key in keys}
     for r in range(rounds):
         block = {}
-        for key in keys:
-            for name in names[r % len(names):] + names[: r % len(names)]:
-                time.sleep(pause)
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            time.sleep(pause)
+            for key in keys:
                 times = workers[name].times(key, calls)
                 samples[name, key] += times
                 block[name, key] = statistics.median(times)
