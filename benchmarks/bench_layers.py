@@ -126,8 +126,8 @@ def main():
     for t in args.threads:
         workers[f"stn {t}"] = Worker(f"stn {t}", [__file__, "--worker", "stn", "--worker-threads", str(t)])
         if args.compare:
-            workers[f"compared {t}"] = Worker(f"compared {t}", [__file__, "--worker", "stn", "--worker-threads", str(t)],
-                                              source=args.compare)
+            argv = [__file__, "--worker", "stn", "--worker-threads", str(t)]
+            workers[f"compared {t}"] = Worker(f"compared {t}", argv, source=args.compare)
         if with_torch:
             workers[f"torch {t}"] = Worker(f"torch {t}", [__file__, "--worker", "torch", "--worker-threads", str(t)])
     keys = [f"{name} {part}" for name, *_ in WORKLOADS for part in ("fwd", "f+b")]
@@ -147,7 +147,8 @@ def main():
         columns += [("compared", "then ratio ", "ratio", ("f+b",))] if args.compare else []
     cells = [(who, label + part, kind, part) for who, label, kind, parts in columns for part in parts]
     for t in args.threads:
-        print(f"{f'{t} thread' + 's' * (t > 1):<28}" + "".join(f"{head:>{max(len(head) + 2, 8)}}" for _, head, _, _ in cells))
+        widths = [max(len(head) + 2, 8) for _, head, _, _ in cells]
+        print(f"{f'{t} thread' + 's' * (t > 1):<28}" + "".join(f"{c[1]:>{w}}" for c, w in zip(cells, widths)))
         for name, *_ in WORKLOADS:
             line = f"{name:<28}"
             for who, head, kind, part in cells:

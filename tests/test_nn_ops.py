@@ -53,22 +53,25 @@ def test_conv2d_gradcheck_random_upstream(xs, ws, stride, padding, rng):
     assert stn_np.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), arrays, atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("xs, ws, stride, padding", CONV_CONFIGS + [((2, 1, 9, 7), (3, 1, 4, 2), (2, 1), (1, 0))])
-def test_conv2d_one_channel_fast_path_equals_the_general_path(xs, ws, stride, padding, rng):
-    # both layouts on the same inputs (any channel count): values and all three gradients
+@pytest.mark.parametrize("chunk_bytes", [1 << 20, 1, 3500], ids=["one chunk", "sample by sample", "uneven chunks"])
+@pytest.mark.parametrize("xs, ws, stride, padding", CONV_CONFIGS + [((3, 1, 9, 7), (3, 1, 4, 2), (2, 1), (1, 0))])
+def test_conv2d_one_channel_fast_path_equals_the_general_path(xs, ws, stride, padding, chunk_bytes, rng, monkeypatch):
+    # both layouts on the same inputs (any channel count): values and all three gradients, with
+    # the fast path's patches built in one chunk, per sample, or in chunks that do not divide N
+    monkeypatch.setattr(conv_ops, "_CHUNK_BYTES", chunk_bytes)
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
     pair = lambda v: (v, v) if isinstance(v, int) else v
     stride, padding = pair(stride), pair(padding)
-    z_general, cols_general = conv_ops._forward(x, w, b, stride, padding)
-    z_fast, cols_fast = conv_ops._per_sample_forward(x, w, b, stride, padding)
+    z_general, cols = conv_ops._forward(x, w, b, stride, padding)
+    z_fast, xp = conv_ops._per_sample_forward(x, w, b, stride, padding)
     np.testing.assert_allclose(z_fast, z_general, rtol=1e-12, atol=1e-12)
     assert z_fast.shape == z_general.shape and z_fast.flags.c_contiguous
     g = rng.standard_normal(z_general.shape)
-    general = conv_ops._backward(g, cols_general, w, xs, stride, padding, (True, True, True))
-    fast = conv_ops._per_sample_backward(g, cols_fast, w, xs, stride, padding, (True, True, True))
+    general = conv_ops._backward(g, cols, w, xs, stride, padding, (True, True, True))
+    fast = conv_ops._per_sample_backward(g, xp, w, xs, stride, padding, (True, True, True))
     for a, e in zip(fast, general):
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
-    assert conv_ops._per_sample_backward(g, cols_fast, w, xs, stride, padding, (False, True, False))[::2] == (None, None)
+    assert conv_ops._per_sample_backward(g, xp, w, xs, stride, padding, (False, True, False))[::2] == (None, None)
 
 
 def test_conv2d_float32_takes_either_path_and_stays_float32(rng):

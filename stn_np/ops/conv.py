@@ -29,9 +29,12 @@ Two layouts of the same arithmetic (equal results, compared by the tests; timed 
   kh*kw rows, so one matmul over the whole batch is a skinny product that streams from memory,
   and transposing the large first-layer output back to NCHW costs more than the convolution.
   There, each sample gets its own patch matrix ``cols[n]`` (kh*kw, Ho*Wo) and its own matmul
-  ``Z[n] = W cols[n]`` (NumPy's batched ``matmul``): a sample's patches stay in cache, the
-  product comes out in NCHW order, and ``dL/dW = sum_n G[n] cols[n]^T`` with ``G[n] = g[n]``
-  as it is. The formulas are the same with the column index ``(i, j, n)`` split by sample.
+  ``Z[n] = W cols[n]`` (NumPy's batched ``matmul``): the product comes out in NCHW order, and
+  ``dL/dW = sum_n G[n] cols[n]^T`` with ``G[n] = g[n]`` as it is. The patches are built for a
+  few samples at a time, about 1 MiB, used while they are in cache, and built again in the
+  backward instead of being kept: with one channel they are kh*kw copies of a small image,
+  cheaper to rebuild than to write to and read back from memory (25-49 times the input).
+  The formulas are the same with the column index ``(i, j, n)`` split by sample.
 """
 
 import numpy as np
@@ -106,17 +109,27 @@ def _per_sample_im2col(xp, kh, kw, sh, sw):
     return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
 
 
-def _per_sample_col2im(dcols, xp_shape, kh, kw, sh, sw):
-    """Adjoint of :func:`_per_sample_im2col`: N matrices (C*kh*kw, Ho*Wo) back to padded NCHW."""
-    n, c, hp, wp = xp_shape
+def _per_sample_col2im(dcols, dxp, kh, kw, sh, sw):
+    """Adjoint of :func:`_per_sample_im2col`: add N matrices (C*kh*kw, Ho*Wo) into padded NCHW ``dxp``."""
+    n, c, hp, wp = dxp.shape
     out = conv_output_size(hp, kh, sh, 0), conv_output_size(wp, kw, sw, 0)
     patches = dcols.reshape(n, c, kh, kw, *out)
-    dxp = np.zeros(xp_shape, dtype=dcols.dtype)
     for u in range(kh):
         for v in range(kw):
             rows, columns = offset_slices(u, v, out, (sh, sw))
             dxp[:, :, rows, columns] += patches[:, :, u, v]
-    return dxp
+
+
+#: Bytes of patches the one-channel path builds at a time: well inside a core's L2 cache.
+_CHUNK_BYTES = 1 << 20
+
+
+def _sample_chunks(xp, kh, kw, sh, sw):
+    """Slices of samples whose patch matrices take about :data:`_CHUNK_BYTES` together."""
+    n, c, hp, wp = xp.shape
+    per_sample = c * kh * kw * conv_output_size(hp, kh, sh, 0) * conv_output_size(wp, kw, sw, 0) * xp.itemsize
+    step = max(1, _CHUNK_BYTES // max(per_sample, 1))
+    return [slice(start, start + step) for start in range(0, n, step)]
 
 
 def _forward(x, w, b, stride, padding):
@@ -146,27 +159,34 @@ def _backward(g, cols, w, x_shape, stride, padding, needs):
 
 
 def _per_sample_forward(x, w, b, stride, padding):
-    """The one-channel fast path: ``(z, cols)`` with ``cols`` (N, C*kh*kw, Ho*Wo); see the module docstring."""
+    """The one-channel fast path: ``(z, xp)``, keeping the padded input instead of the patches (module docstring)."""
     (sh, sw), (ph, pw), (o, c, kh, kw) = stride, padding, w.shape
-    cols = _per_sample_im2col(pad_spatial(x, ph, pw), kh, kw, sh, sw)
+    xp = pad_spatial(x, ph, pw)
     (ho, wo), n = conv_output_hw(x.shape, (kh, kw), stride, padding), x.shape[0]
-    z = np.matmul(w.reshape(o, -1), cols)  # (N, O, Ho*Wo): NCHW already
+    z = np.empty((n, o, ho * wo), dtype=x.dtype)  # (N, O, Ho*Wo): NCHW already
+    for s in _sample_chunks(xp, kh, kw, sh, sw):
+        np.matmul(w.reshape(o, -1), _per_sample_im2col(xp[s], kh, kw, sh, sw), out=z[s])  # Z[n] = W cols[n]
     if b is not None:
         z += b[:, None]
-    return z.reshape(n, o, ho, wo), cols
+    return z.reshape(n, o, ho, wo), xp
 
 
-def _per_sample_backward(g, cols, w, x_shape, stride, padding, needs):
-    """The one-channel fast path's ``(dx, dW, db)`` (None where ``needs`` is False)."""
+def _per_sample_backward(g, xp, w, x_shape, stride, padding, needs):
+    """The one-channel fast path's ``(dx, dW, db)`` (None where ``needs`` is False); patches rebuilt per chunk."""
     (sh, sw), (ph, pw), (o, c, kh, kw), (n, _, h, wd) = stride, padding, w.shape, x_shape
     g3 = g.reshape(n, o, g.shape[2] * g.shape[3])  # G[n] = g[n]
     gx = gw = gb = None
+    dxp = np.zeros(xp.shape, dtype=g.dtype) if needs[0] else None
+    gw_t = np.zeros((c * kh * kw, o), dtype=g.dtype) if needs[1] else None
+    for s in _sample_chunks(xp, kh, kw, sh, sw):
+        if needs[0]:
+            _per_sample_col2im(np.matmul(w.reshape(o, -1).T, g3[s]), dxp[s], kh, kw, sh, sw)  # W^T G[n]
+        if needs[1]:
+            gw_t += np.matmul(_per_sample_im2col(xp[s], kh, kw, sh, sw), g3[s].transpose(0, 2, 1)).sum(axis=0)
     if needs[0]:
-        dcols = np.matmul(w.reshape(o, -1).T, g3)  # W^T G[n]
-        dxp = _per_sample_col2im(dcols, (n, c, h + 2 * ph, wd + 2 * pw), kh, kw, sh, sw)
         gx = np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + wd])
     if needs[1]:
-        gw = np.matmul(cols, g3.transpose(0, 2, 1)).sum(axis=0).T.reshape(w.shape)  # sum_n cols[n] G[n]^T
+        gw = gw_t.T.reshape(w.shape)  # sum_n cols[n] G[n]^T, transposed
     if needs[2]:
         gb = g3.sum(axis=(0, 2))
     return gx, gw, gb
@@ -178,25 +198,26 @@ class Conv2dFunction(Function):
     Forward:  cols = im2col(pad(x));  Z = W cols + b  (one matmul), back to (N, O, Ho, Wo).
     Backward: dW = G cols^T,  db = sum of g over (n, i, j),  dx = crop(col2im(W^T G)).
 
-    The im2col matrix is kept for the backward (C*kh*kw times the output's spatial size):
-    recomputing it would cost a second copy of every patch.
+    The general path keeps the im2col matrix for the backward (C*kh*kw times the output's
+    spatial size): recomputing it would cost a second copy of every patch. The one-channel
+    path keeps the padded input and rebuilds its patches chunk by chunk.
     """
 
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         # fast path for one input channel (per-sample matmuls; why: module docstring)
         per_sample = x.shape[1] == 1
-        z, cols = (_per_sample_forward if per_sample else _forward)(x, w, b, stride, padding)
-        ctx.save_for_backward(cols, w)
+        z, saved = (_per_sample_forward if per_sample else _forward)(x, w, b, stride, padding)
+        ctx.save_for_backward(saved, w)  # the patches, or (one channel) the padded input
         ctx.geometry = (x.shape, stride, padding, per_sample)
         return z
 
     @staticmethod
     def backward(ctx, g):
-        cols, w = ctx.saved_arrays
+        saved, w = ctx.saved_arrays
         x_shape, stride, padding, per_sample = ctx.geometry
         needs = tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
-        gx, gw, gb = (_per_sample_backward if per_sample else _backward)(g, cols, w, x_shape, stride, padding, needs)
+        gx, gw, gb = (_per_sample_backward if per_sample else _backward)(g, saved, w, x_shape, stride, padding, needs)
         return (gx, gw) if len(ctx.needs_input_grad) == 2 else (gx, gw, gb)
 
 
