@@ -225,7 +225,7 @@ def main_job():
             tempfile.TemporaryFile("w+") as errors:
         argv = [sys.executable, "-m", "stn_np.cli", "train", "--no-progress", "--out", out]
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=log, stderr=errors)
+        proc = subprocess.Popen(argv, stdout=log, stderr=errors, cwd=out)  # cwd: import stn_np as PYTHONPATH says
         _, status, usage = os.wait4(proc.pid, 0)  # the rusage of this child alone
         seconds = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
