@@ -124,10 +124,10 @@ def main():
     load_before = load_average()
     workers = {}
     for t in args.threads:
-        workers[f"stn {t}"] = Worker(f"stn {t}", [__file__, "--worker", "stn", "--worker-threads", str(t)])
+        stn_argv = [__file__, "--worker", "stn", "--worker-threads", str(t)]
+        workers[f"stn {t}"] = Worker(f"stn {t}", stn_argv)
         if args.compare:
-            argv = [__file__, "--worker", "stn", "--worker-threads", str(t)]
-            workers[f"compared {t}"] = Worker(f"compared {t}", argv, source=args.compare)
+            workers[f"compared {t}"] = Worker(f"compared {t}", stn_argv, source=args.compare)
         if with_torch:
             workers[f"torch {t}"] = Worker(f"torch {t}", [__file__, "--worker", "torch", "--worker-threads", str(t)])
     keys = [f"{name} {part}" for name, *_ in WORKLOADS for part in ("fwd", "f+b")]
