@@ -7,7 +7,6 @@ import stn_np
 import stn_np.functional as F
 from stn_np import Tensor
 from stn_np.ops import conv as conv_ops
-from stn_np.ops import parallel as parallel_ops
 from stn_np.ops import pool as pool_ops
 from stn_np.rng import manual_seed
 
@@ -312,46 +311,3 @@ def test_dropout_masks_follow_the_global_seed(rng):
     manual_seed(3)
     np.testing.assert_array_equal(F.dropout(x, 0.5).data, a)
     assert not np.array_equal(a, b)
-
-
-# ---------------------------------------------------------------- parts of the batch in threads
-@pytest.fixture
-def threads():
-    """Run the test body with ops.parallel at 3 threads (more than the parts of some inputs), then back to 1."""
-    parallel_ops.set_threads(3)
-    yield
-    parallel_ops.set_threads(1)
-
-
-def test_threaded_one_channel_conv_and_tile_pooling_give_the_serial_numbers_exactly(rng, monkeypatch):
-    monkeypatch.setattr(conv_ops, "_CHUNK_BYTES", 1)  # one chunk per sample: 5 chunks over the threads
-    x, w, b = rng.standard_normal((5, 1, 9, 8)), rng.standard_normal((3, 1, 3, 2)), rng.standard_normal(3)
-    pooled = rng.integers(0, 3, (5, 2, 7, 9)).astype(np.float64)  # ties everywhere
-    results = []
-    for n in (1, 2, 3):
-        parallel_ops.set_threads(n)
-        try:
-            z, xp = conv_ops._per_sample_forward(x, w, b, (1, 1), (1, 0))
-            g = np.linspace(-1, 1, z.size).reshape(z.shape)
-            grads = conv_ops._per_sample_backward(g, xp, w, x.shape, (1, 1), (1, 0), (True, True, True))
-            zp, argmax = pool_ops._tile_max(pooled, (2, 2))
-            gp = pool_ops._tile_max_backward(np.linspace(-1, 1, zp.size).reshape(zp.shape), argmax, pooled.shape, (2, 2))
-            results.append((z, *grads, zp, argmax, gp))
-        finally:
-            parallel_ops.set_threads(1)
-    for threaded in results[1:]:
-        for a, e in zip(threaded, results[0]):
-            np.testing.assert_array_equal(a, e)
-
-
-def test_parallel_map_keeps_the_order_and_batch_slices_cover_the_batch(threads):
-    assert parallel_ops.parallel_map(lambda i: i * i, range(7)) == [0, 1, 4, 9, 16, 25, 36]
-    assert parallel_ops.batch_slices(7) == [slice(0, 2), slice(2, 4), slice(4, 7)]
-    assert parallel_ops.batch_slices(2) == [slice(0, 1), slice(1, 2)]
-    assert parallel_ops.batch_slices(0) == [slice(0, 0)]
-
-
-@pytest.mark.parametrize("n", [0, -1, 1.5, True])
-def test_parallel_thread_count_must_be_a_positive_int(n):
-    with pytest.raises(ValueError, match="set_threads: n: expected an int >= 1"):
-        parallel_ops.set_threads(n)

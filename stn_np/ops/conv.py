@@ -42,7 +42,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd.function import Function
 from ..validation import check_float_array, check_ndim, check_pair, fail, shape_of
-from .parallel import parallel_map
 
 __all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size", "conv_output_hw", "offset_slices",
            "pad_spatial"]
@@ -165,11 +164,8 @@ def _per_sample_forward(x, w, b, stride, padding):
     xp = pad_spatial(x, ph, pw)
     (ho, wo), n = conv_output_hw(x.shape, (kh, kw), stride, padding), x.shape[0]
     z = np.empty((n, o, ho * wo), dtype=x.dtype)  # (N, O, Ho*Wo): NCHW already
-
-    def chunk(s):  # Z[n] = W cols[n] for the samples s (parallel.py: chunks may run in threads)
-        np.matmul(w.reshape(o, -1), _per_sample_im2col(xp[s], kh, kw, sh, sw), out=z[s])
-
-    parallel_map(chunk, _sample_chunks(xp, kh, kw, sh, sw))
+    for s in _sample_chunks(xp, kh, kw, sh, sw):
+        np.matmul(w.reshape(o, -1), _per_sample_im2col(xp[s], kh, kw, sh, sw), out=z[s])  # Z[n] = W cols[n]
     if b is not None:
         z += b[:, None]
     return z.reshape(n, o, ho, wo), xp
@@ -181,22 +177,16 @@ def _per_sample_backward(g, xp, w, x_shape, stride, padding, needs):
     g3 = g.reshape(n, o, g.shape[2] * g.shape[3])  # G[n] = g[n]
     gx = gw = gb = None
     dxp = np.zeros(xp.shape, dtype=g.dtype) if needs[0] else None
-
-    def chunk(s):  # the samples s: their share of dx (in place) and of dW^T = sum_n cols[n] G[n]^T
+    gw_t = np.zeros((c * kh * kw, o), dtype=g.dtype) if needs[1] else None
+    for s in _sample_chunks(xp, kh, kw, sh, sw):
         if needs[0]:
             _per_sample_col2im(np.matmul(w.reshape(o, -1).T, g3[s]), dxp[s], kh, kw, sh, sw)  # W^T G[n]
         if needs[1]:
-            return np.matmul(_per_sample_im2col(xp[s], kh, kw, sh, sw), g3[s].transpose(0, 2, 1)).sum(axis=0)
-        return None
-
-    parts = parallel_map(chunk, _sample_chunks(xp, kh, kw, sh, sw))
+            gw_t += np.matmul(_per_sample_im2col(xp[s], kh, kw, sh, sw), g3[s].transpose(0, 2, 1)).sum(axis=0)
     if needs[0]:
         gx = np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + wd])
     if needs[1]:
-        gw_t = np.zeros((c * kh * kw, o), dtype=g.dtype)
-        for part in parts:  # in chunk order: the same sum whatever the thread count
-            gw_t += part
-        gw = gw_t.T.reshape(w.shape)
+        gw = gw_t.T.reshape(w.shape)  # sum_n cols[n] G[n]^T, transposed
     if needs[2]:
         gb = g3.sum(axis=(0, 2))
     return gx, gw, gb

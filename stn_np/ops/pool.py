@@ -30,7 +30,6 @@ import numpy as np
 from ..autograd.function import Function
 from ..validation import check_float_array, check_ndim, check_pair, fail
 from .conv import conv_output_hw, offset_slices, pad_spatial
-from .parallel import batch_slices, parallel_map
 
 __all__ = ["MaxPool2dFunction", "AvgPool2dFunction", "max_pool2d", "avg_pool2d"]
 
@@ -124,33 +123,21 @@ def _tile_max(x, kernel):
 
     Over v within every window row first (first maximum of each row), then over u: the first
     row holding the window's maximum, and that row's first maximum, are the row-major first.
-    Parts of the batch may run in threads (parallel.py).
     """
-    (kh, kw), dtype = kernel, np.min_scalar_type(kernel[0] * kernel[1] - 1)
-
-    def part(s):
-        tiles = _tile_view(x[s], kernel)
-        rows, column = _first_max([tiles[..., v] for v in range(kw)], range(kw), dtype)  # (N, C, Ho, kh, Wo)
-        return _first_max([rows[:, :, :, u] for u in range(kh)],
-                          [column[:, :, :, u] + dtype.type(u * kw) for u in range(kh)], dtype)
-
-    parts = parallel_map(part, batch_slices(x.shape[0]))
-    if len(parts) == 1:
-        return parts[0]
-    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
+    (kh, kw), tiles = kernel, _tile_view(x, kernel)
+    dtype = np.min_scalar_type(kh * kw - 1)
+    rows, column = _first_max([tiles[..., v] for v in range(kw)], range(kw), dtype)  # (N, C, Ho, kh, Wo)
+    return _first_max([rows[:, :, :, u] for u in range(kh)],
+                      [column[:, :, :, u] + dtype.type(u * kw) for u in range(kh)], dtype)
 
 
 def _tile_max_backward(g, argmax, x_shape, kernel):
     """Gradient of :func:`_tile_max`: offset (u, v) of every tile gets g where it is the argmax, else 0."""
     (kh, kw), (n, c, ho, wo) = kernel, g.shape
     tiles = np.empty((n, c, ho, kh, wo, kw), dtype=g.dtype)
-
-    def part(s):  # straight into the tile view, one offset at a time (parts may run in threads)
-        for u in range(kh):
-            for v in range(kw):
-                np.multiply(g[s], argmax[s] == u * kw + v, out=tiles[s, :, :, u, :, v])
-
-    parallel_map(part, batch_slices(n))
+    for u in range(kh):
+        for v in range(kw):
+            np.multiply(g, argmax == u * kw + v, out=tiles[:, :, :, u, :, v])  # straight into the tile view
     return _untile(tiles, x_shape)
 
 

@@ -29,8 +29,6 @@ import ctypes
 import ctypes.util
 import sys
 
-from ..ops import parallel
-
 __all__ = ["keep_heap", "set_blas_threads", "get_blas_threads"]
 
 # mallopt parameter numbers from glibc's <malloc.h>
@@ -102,9 +100,6 @@ def get_blas_threads():
 def set_blas_threads(n):
     """Set the thread count of every OpenBLAS loaded in this process (NumPy's, SciPy's).
 
-    ``n`` is the process's thread budget: the ops that split their batch over threads
-    themselves (:mod:`stn_np.ops.parallel`: the one-channel convolution, pooling) use it too.
-
     Parameters
     ----------
     n : int
@@ -117,7 +112,6 @@ def set_blas_threads(n):
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"blas_threads: expected a positive int, got {n!r}")
-    parallel.set_threads(n)
     count = 0
     for setter in _openblas_functions(_SETTERS):
         setter.argtypes, setter.restype = (ctypes.c_int,), None
