@@ -134,7 +134,7 @@ def _sample_chunks(xp, kh, kw, sh, sw):
 
 def _forward(x, w, b, stride, padding):
     """The general path (batch last): ``(z, cols)``; see the module docstring."""
-    (sh, sw), (ph, pw), (o, c, kh, kw) = stride, padding, w.shape
+    (sh, sw), (ph, pw), (o, _, kh, kw) = stride, padding, w.shape
     cols = im2col(_to_batch_last(x, ph, pw), kh, kw, sh, sw)
     (ho, wo), n = conv_output_hw(x.shape, (kh, kw), stride, padding), x.shape[0]
     z = w.reshape(o, -1) @ cols
@@ -160,7 +160,7 @@ def _backward(g, cols, w, x_shape, stride, padding, needs):
 
 def _per_sample_forward(x, w, b, stride, padding):
     """The one-channel fast path: ``(z, xp)``, keeping the padded input instead of the patches (module docstring)."""
-    (sh, sw), (ph, pw), (o, c, kh, kw) = stride, padding, w.shape
+    (sh, sw), (ph, pw), (o, _, kh, kw) = stride, padding, w.shape
     xp = pad_spatial(x, ph, pw)
     (ho, wo), n = conv_output_hw(x.shape, (kh, kw), stride, padding), x.shape[0]
     z = np.empty((n, o, ho * wo), dtype=x.dtype)  # (N, O, Ho*Wo): NCHW already
