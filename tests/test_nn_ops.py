@@ -6,6 +6,8 @@ import pytest
 import stn_np
 import stn_np.functional as F
 from stn_np import Tensor
+from stn_np.ops import conv as conv_ops
+from stn_np.ops import pool as pool_ops
 from stn_np.rng import manual_seed
 
 
@@ -49,6 +51,37 @@ def test_conv2d_matches_the_direct_sum_in_float32(xs, ws, stride, padding, rng):
 def test_conv2d_gradcheck_random_upstream(xs, ws, stride, padding, rng):
     arrays = (rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0]))
     assert stn_np.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), arrays, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1 << 20, 1, 3500], ids=["one chunk", "sample by sample", "uneven chunks"])
+@pytest.mark.parametrize("xs, ws, stride, padding", CONV_CONFIGS + [((3, 1, 9, 7), (3, 1, 4, 2), (2, 1), (1, 0))])
+def test_conv2d_one_channel_fast_path_equals_the_general_path(xs, ws, stride, padding, chunk_bytes, rng, monkeypatch):
+    # both layouts on the same inputs (any channel count): values and all three gradients, with
+    # the fast path's patches built in one chunk, per sample, or in chunks that do not divide N
+    monkeypatch.setattr(conv_ops, "_CHUNK_BYTES", chunk_bytes)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    pair = lambda v: (v, v) if isinstance(v, int) else v
+    stride, padding = pair(stride), pair(padding)
+    z_general, cols = conv_ops._forward(x, w, b, stride, padding)
+    z_fast, xp = conv_ops._per_sample_forward(x, w, b, stride, padding)
+    np.testing.assert_allclose(z_fast, z_general, rtol=1e-12, atol=1e-12)
+    assert z_fast.shape == z_general.shape and z_fast.flags.c_contiguous
+    g = rng.standard_normal(z_general.shape)
+    general = conv_ops._backward(g, cols, w, xs, stride, padding, (True, True, True))
+    fast = conv_ops._per_sample_backward(g, xp, w, xs, stride, padding, (True, True, True))
+    for a, e in zip(fast, general):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+    assert conv_ops._per_sample_backward(g, xp, w, xs, stride, padding, (False, True, False))[::2] == (None, None)
+
+
+def test_conv2d_float32_takes_either_path_and_stays_float32(rng):
+    for channels in (1, 3):  # the one-channel fast path and the general path
+        x = rng.standard_normal((2, channels, 7, 6)).astype(np.float32)
+        w = rng.standard_normal((4, channels, 3, 3)).astype(np.float32)
+        out, (gx, gw, gb), _ = grads(lambda x, w, b: F.conv2d(x, w, b, padding=1), (x, w, np.zeros(4, np.float32)), rng)
+        assert out.dtype == gx.dtype == gw.dtype == gb.dtype == np.float32
+        direct = direct_conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1, 1))
+        np.testing.assert_allclose(out.data, direct, rtol=1e-4, atol=1e-4)
 
 
 def test_conv2d_input_gradient_is_the_adjoint_of_the_forward(rng):
@@ -102,6 +135,50 @@ def test_max_pool_padding_never_wins_and_odd_sizes_drop_the_last_row():
     x_t = Tensor(np.arange(25.0).reshape(1, 1, 5, 5), requires_grad=True)
     F.max_pool2d(x_t, 2).sum().backward()
     assert x_t.grad[0, 0, 4].sum() == 0 and x_t.grad[0, 0, :, 4].sum() == 0 and x_t.grad.sum() == 4
+
+
+TILE_CASES = [((2, 3, 8, 6), (2, 2)), ((2, 2, 7, 9), (2, 2)), ((1, 3, 9, 8), (3, 2)), ((2, 1, 5, 6), (1, 3)),
+              ((1, 2, 6, 6), (1, 1)), ((1, 1, 4, 5), (4, 5))]
+
+
+@pytest.mark.parametrize("shape, kernel", TILE_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_reshape_path_equals_the_strided_path_ties_included(shape, kernel, dtype, rng):
+    # values from {0, 1, 2}: most windows hold tied maxima, so the first-maximum rule is exercised everywhere
+    x = rng.integers(0, 3, shape).astype(dtype)
+    z_tile, am_tile = pool_ops._tile_max(x, kernel)
+    z_strided, am_strided = pool_ops._strided_max(x, kernel, kernel, (0, 0))
+    np.testing.assert_array_equal(z_tile, z_strided)
+    np.testing.assert_array_equal(am_tile, am_strided)
+    assert z_tile.dtype == dtype and am_tile.dtype == np.uint8
+    g = rng.standard_normal(z_tile.shape).astype(dtype)
+    g_tile = pool_ops._tile_max_backward(g, am_tile, shape, kernel)
+    g_strided = pool_ops._scatter(lambda k: g * (am_strided == k), shape, kernel, kernel, (0, 0), z_tile.shape[2:])
+    np.testing.assert_array_equal(g_tile, g_strided)
+    assert g_tile.dtype == dtype and g_tile.shape == shape
+
+
+@pytest.mark.parametrize("shape, kernel", TILE_CASES)
+def test_avg_pool_reshape_path_equals_the_strided_path(shape, kernel, rng):
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(pool_ops._tile_view(x, kernel).sum(axis=(3, 5)),
+                               pool_ops._strided_sum(x, kernel, kernel, (0, 0)), rtol=1e-13, atol=1e-13)
+    out_hw = (shape[2] // kernel[0], shape[3] // kernel[1])
+    g = rng.standard_normal(shape[:2] + out_hw)
+    np.testing.assert_array_equal(pool_ops._tile_sum_backward(g, shape, kernel),
+                                  pool_ops._scatter(lambda k: g, shape, kernel, kernel, (0, 0), out_hw))
+
+
+def test_max_pool_reshape_path_takes_the_row_major_first_maximum():
+    # the maximum 5 sits at offsets 1 (row 0) and 2 (row 1) of the 2x2 window: row-major picks 1;
+    # the 3x2 window holds its 7 at (1, 1) = offset 3 and (2, 0) = offset 4: row-major picks 3,
+    # a column-first scan would pick 4
+    x = np.array([[[[0.0, 5.0], [5.0, 1.0]]]])
+    assert pool_ops._tile_max(x, (2, 2))[1].item() == 1
+    y = np.array([[[[0.0, 1.0], [2.0, 7.0], [7.0, 3.0]]]])
+    assert pool_ops._tile_max(y, (3, 2))[1].item() == 3
+    flat = np.full((1, 1, 3, 3), 2.0)
+    assert pool_ops._tile_max(flat, (3, 3))[1].item() == 0
 
 
 def test_avg_pool_counts_padding_in_the_divisor():

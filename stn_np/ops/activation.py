@@ -6,21 +6,30 @@ from ..autograd.function import Function
 from .elementwise import ReLUFunction
 from ..validation import check_float_array, check_real_array, fail, shape_of
 
-__all__ = ["LogSoftmaxFunction", "log_softmax", "relu"]
+__all__ = ["LogSoftmaxFunction", "log_softmax", "relu", "log_softmax_array"]
+
+
+def log_softmax_array(x, axis):
+    """``x - log sum exp(x)`` along ``axis`` of an ndarray, as ``(x - m) - log sum exp(x - m)``, ``m = max x``.
+
+    The shift keeps every exponential <= 1 (no overflow) and the largest term of the sum exactly
+    1. An empty ``x`` gives an empty result (a maximum over an empty axis has no value).
+    """
+    if x.size == 0:
+        return x.copy()
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 class LogSoftmaxFunction(Function):
     """z_i = x_i - log sum_j exp(x_j)  along ``axis``;  dL/dx_i = g_i - softmax(x)_i sum_j g_j.
 
-    Evaluated as ``(x - m) - log sum_j exp(x_j - m)`` with ``m = max_j x_j``, so no exponential
-    overflows and the largest term of the sum is exactly 1. The softmax ``exp(z)`` is kept for
-    the backward.
+    Evaluated stably by :func:`log_softmax_array`; the softmax ``exp(z)`` is kept for the backward.
     """
 
     @staticmethod
     def forward(ctx, x, axis=-1):
-        shifted = x - x.max(axis=axis, keepdims=True)
-        z = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        z = log_softmax_array(x, axis)
         ctx.save_for_backward(np.exp(z))
         ctx.axis = axis
         return z
@@ -50,7 +59,8 @@ def log_softmax(x, axis=-1):
     Returns
     -------
     Tensor
-        Same shape as ``x``; ``exp`` of it sums to 1 along ``axis``.
+        Same shape as ``x``; ``exp`` of it sums to 1 along ``axis``. An empty ``x`` (no rows,
+        or an empty ``axis``) gives an empty result and gradient, as in PyTorch.
 
     Examples
     --------

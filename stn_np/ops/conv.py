@@ -1,21 +1,40 @@
-"""2-D convolution (cross-correlation, as in every deep-learning library) by im2col + one matmul.
+"""2-D convolution (cross-correlation, as in every deep-learning library) by im2col + matmul.
 
 For an input ``x`` (N, C, H, W), a weight ``w`` (O, C, kh, kw), stride ``(sh, sw)`` and zero
 padding ``(ph, pw)``, with ``xp`` the padded input::
 
     z[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] * xp[n, c, sh*i + u, sw*j + v]
 
-Writing the patches as the columns of one matrix (im2col), ``cols[(c, u, v), (n, i, j)] =
-xp[n, c, sh*i + u, sw*j + v]``, the whole forward is one BLAS matmul ``Z = W cols`` with
-``W`` the weight reshaped to (O, C*kh*kw), and the backward is two more::
+Writing the patches as the columns of one matrix (im2col),
+``cols[(c, u, v), (i, j, n)] = xp[n, c, sh*i + u, sw*j + v]``, the forward is one matmul
+``Z = W cols`` with ``W`` the weight reshaped to (O, C*kh*kw), and the backward is two more::
 
-    dL/dW    = G cols^T                 (G: the upstream gradient as (O, N*Ho*Wo))
+    dL/dW    = G cols^T                 (G: the upstream gradient as (O, Ho*Wo*N))
     dL/db[o] = sum_{n, i, j} g[n, o, i, j]
-    dL/dcols = W^T G,   then col2im:  dL/dxp[n, c, sh*i + u, sw*j + v] += dL/dcols[(c, u, v), (n, i, j)]
+    dL/dcols = W^T G,   then col2im:  dL/dxp[n, c, sh*i + u, sw*j + v] += dL/dcols[(c, u, v), (i, j, n)]
 
 col2im adds each kernel offset ``(u, v)`` as one strided slice: kh*kw vectorised additions, and
 overlapping windows (stride < kernel) accumulate correctly because the slices of one offset
 never overlap each other.
+
+Two layouts of the same arithmetic (equal results, compared by the tests; timed by
+``benchmarks/bench_layers.py``):
+
+* General path, batch last: the columns are ordered (i, j, n), i.e. the image is worked on as
+  (C, H, W, N). The sample index is then the fastest axis of ``cols``, of ``dL/dcols`` and of
+  the padded gradient, so every col2im addition runs over contiguous blocks of Wo*N values
+  (in NCHW they would be rows of only Wo, and the additions cost more than the matmuls).
+  The price is a transpose of x, g, z and dx between NCHW and (C, H, W, N).
+* Fast path for one input channel (the first layer on grey images): the patch matrix has only
+  kh*kw rows, so one matmul over the whole batch is a skinny product that streams from memory,
+  and transposing the large first-layer output back to NCHW costs more than the convolution.
+  There, each sample gets its own patch matrix ``cols[n]`` (kh*kw, Ho*Wo) and its own matmul
+  ``Z[n] = W cols[n]`` (NumPy's batched ``matmul``): the product comes out in NCHW order, and
+  ``dL/dW = sum_n G[n] cols[n]^T`` with ``G[n] = g[n]`` as it is. The patches are built for a
+  few samples at a time, about 1 MiB, used while they are in cache, and built again in the
+  backward instead of being kept: with one channel they are kh*kw copies of a small image,
+  cheaper to rebuild than to write to and read back from memory (25-49 times the input).
+  The formulas are the same with the column index ``(i, j, n)`` split by sample.
 """
 
 import numpy as np
@@ -24,7 +43,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..autograd.function import Function
 from ..validation import check_float_array, check_memory, check_ndim, check_pair, dtype_of, fail, shape_of
 
-__all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size", "pad_spatial"]
+__all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size", "conv_output_hw", "offset_slices",
+           "pad_spatial"]
 
 
 def conv_output_size(size, kernel, stride, padding):
@@ -39,70 +59,165 @@ def pad_spatial(x, ph, pw, value=0):
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
-def im2col(xp, kh, kw, sh, sw):
-    """Patches of the padded input ``xp`` (N, C, Hp, Wp) as a (C*kh*kw, N*Ho*Wo) matrix.
+def conv_output_hw(x_shape, kernel, stride, padding):
+    """(Ho, Wo) of a convolution or pooling of an (N, C, H, W) input: :func:`conv_output_size` per axis."""
+    return tuple(conv_output_size(s, k, st, p) for s, k, st, p in zip(x_shape[2:], kernel, stride, padding))
+
+
+def offset_slices(u, v, out_hw, stride):
+    """(rows, columns) slices of the padded input that kernel offset (u, v) reads for every output pixel."""
+    (ho, wo), (sh, sw) = out_hw, stride
+    return slice(u, u + sh * (ho - 1) + 1, sh), slice(v, v + sw * (wo - 1) + 1, sw)
+
+
+def im2col(xt, kh, kw, sh, sw):
+    """Patches of the padded input ``xt`` in the batch-last layout (C, Hp, Wp, N), as (C*kh*kw, Ho*Wo*N).
 
     The sliding-window view costs nothing; the single reshape is the only copy. Rows are
-    ordered (c, u, v) like a flattened weight, columns (n, i, j), so ``W @ cols`` has the
-    output channels first and needs one transpose to become NCHW.
+    ordered (c, u, v) like a flattened weight, columns (i, j, n).
     """
-    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    n, c, ho, wo = windows.shape[:4]
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * ho * wo)
+    windows = sliding_window_view(xt, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (C, Ho, Wo, N, kh, kw)
+    c, ho, wo, n = windows.shape[:4]
+    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, ho * wo * n)
 
 
-def col2im(dcols, xp_shape, kh, kw, sh, sw):
-    """Adjoint of :func:`im2col`: add every patch gradient back to the padded input's shape."""
-    n, c, hp, wp = xp_shape
-    ho, wo = conv_output_size(hp, kh, sh, 0), conv_output_size(wp, kw, sw, 0)
-    patches = dcols.reshape(c, kh, kw, n, ho, wo)
-    # accumulate in (C, N, H, W) order so each addition reads a contiguous block of dcols
-    dxp = np.zeros((c, n, hp, wp), dtype=dcols.dtype)
+def col2im(dcols, xt_shape, kh, kw, sh, sw):
+    """Adjoint of :func:`im2col`: add every patch gradient back to the padded shape (C, Hp, Wp, N)."""
+    c, hp, wp, n = xt_shape
+    out = conv_output_size(hp, kh, sh, 0), conv_output_size(wp, kw, sw, 0)
+    patches = dcols.reshape(c, kh, kw, *out, n)
+    dxt = np.zeros(xt_shape, dtype=dcols.dtype)
     for u in range(kh):
         for v in range(kw):
-            dxp[:, :, u:u + sh * (ho - 1) + 1:sh, v:v + sw * (wo - 1) + 1:sw] += patches[:, u, v]
-    return dxp.transpose(1, 0, 2, 3)
+            rows, columns = offset_slices(u, v, out, (sh, sw))
+            dxt[:, rows, columns] += patches[:, u, v]  # contiguous blocks of Wo*N values when sw == 1
+    return dxt
+
+
+def _to_batch_last(x, ph, pw):
+    """NCHW ``x`` as the zero-padded (C, H + 2 ph, W + 2 pw, N) array (one copy)."""
+    n, c, h, w = x.shape
+    xt = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    xt[:, ph:ph + h, pw:pw + w] = x.transpose(1, 2, 3, 0)
+    return xt
+
+
+def _per_sample_im2col(xp, kh, kw, sh, sw):
+    """The one-channel fast path's patches: padded NCHW ``xp`` as N matrices (C*kh*kw, Ho*Wo)."""
+    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # (N, C, Ho, Wo, kh, kw)
+    n, c, ho, wo = windows.shape[:4]
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+
+
+def _per_sample_col2im(dcols, dxp, kh, kw, sh, sw):
+    """Adjoint of :func:`_per_sample_im2col`: add N matrices (C*kh*kw, Ho*Wo) into padded NCHW ``dxp``."""
+    n, c, hp, wp = dxp.shape
+    out = conv_output_size(hp, kh, sh, 0), conv_output_size(wp, kw, sw, 0)
+    patches = dcols.reshape(n, c, kh, kw, *out)
+    for u in range(kh):
+        for v in range(kw):
+            rows, columns = offset_slices(u, v, out, (sh, sw))
+            dxp[:, :, rows, columns] += patches[:, :, u, v]
+
+
+#: Bytes of patches the one-channel path builds at a time: well inside a core's L2 cache.
+_CHUNK_BYTES = 1 << 20
+
+
+def _sample_chunks(xp, kh, kw, sh, sw):
+    """Slices of samples whose patch matrices take about :data:`_CHUNK_BYTES` together."""
+    n, c, hp, wp = xp.shape
+    per_sample = c * kh * kw * conv_output_size(hp, kh, sh, 0) * conv_output_size(wp, kw, sw, 0) * xp.itemsize
+    step = max(1, _CHUNK_BYTES // max(per_sample, 1))
+    return [slice(start, start + step) for start in range(0, n, step)]
+
+
+def _forward(x, w, b, stride, padding):
+    """The general path (batch last): ``(z, cols)``; see the module docstring."""
+    (sh, sw), (ph, pw), (o, _, kh, kw) = stride, padding, w.shape
+    cols = im2col(_to_batch_last(x, ph, pw), kh, kw, sh, sw)
+    (ho, wo), n = conv_output_hw(x.shape, (kh, kw), stride, padding), x.shape[0]
+    z = w.reshape(o, -1) @ cols
+    if b is not None:
+        z += b[:, None]
+    return np.ascontiguousarray(z.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)), cols
+
+
+def _backward(g, cols, w, x_shape, stride, padding, needs):
+    """The general path's ``(dx, dW, db)`` (None where ``needs`` is False)."""
+    (sh, sw), (ph, pw), (o, c, kh, kw), (n, _, h, wd) = stride, padding, w.shape, x_shape
+    gt = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(o, -1)  # G (O, Ho*Wo*N)
+    gx = gw = gb = None
+    if needs[0]:
+        dxt = col2im(w.reshape(o, -1).T @ gt, (c, h + 2 * ph, wd + 2 * pw, n), kh, kw, sh, sw)
+        gx = np.ascontiguousarray(dxt[:, ph:ph + h, pw:pw + wd].transpose(3, 0, 1, 2))
+    if needs[1]:
+        gw = (cols @ gt.T).T.reshape(w.shape)  # cols G^T: BLAS ran this orientation faster than G cols^T
+    if needs[2]:
+        gb = gt.sum(axis=1)
+    return gx, gw, gb
+
+
+def _per_sample_forward(x, w, b, stride, padding):
+    """The one-channel fast path: ``(z, xp)``, keeping the padded input instead of the patches (module docstring)."""
+    (sh, sw), (ph, pw), (o, _, kh, kw) = stride, padding, w.shape
+    xp = pad_spatial(x, ph, pw)
+    (ho, wo), n = conv_output_hw(x.shape, (kh, kw), stride, padding), x.shape[0]
+    z = np.empty((n, o, ho * wo), dtype=x.dtype)  # (N, O, Ho*Wo): NCHW already
+    for s in _sample_chunks(xp, kh, kw, sh, sw):
+        np.matmul(w.reshape(o, -1), _per_sample_im2col(xp[s], kh, kw, sh, sw), out=z[s])  # Z[n] = W cols[n]
+    if b is not None:
+        z += b[:, None]
+    return z.reshape(n, o, ho, wo), xp
+
+
+def _per_sample_backward(g, xp, w, x_shape, stride, padding, needs):
+    """The one-channel fast path's ``(dx, dW, db)`` (None where ``needs`` is False); patches rebuilt per chunk."""
+    (sh, sw), (ph, pw), (o, c, kh, kw), (n, _, h, wd) = stride, padding, w.shape, x_shape
+    g3 = g.reshape(n, o, g.shape[2] * g.shape[3])  # G[n] = g[n]
+    gx = gw = gb = None
+    dxp = np.zeros(xp.shape, dtype=g.dtype) if needs[0] else None
+    gw_t = np.zeros((c * kh * kw, o), dtype=g.dtype) if needs[1] else None
+    for s in _sample_chunks(xp, kh, kw, sh, sw):
+        if needs[0]:
+            _per_sample_col2im(np.matmul(w.reshape(o, -1).T, g3[s]), dxp[s], kh, kw, sh, sw)  # W^T G[n]
+        if needs[1]:
+            gw_t += np.matmul(_per_sample_im2col(xp[s], kh, kw, sh, sw), g3[s].transpose(0, 2, 1)).sum(axis=0)
+    if needs[0]:
+        gx = np.ascontiguousarray(dxp[:, :, ph:ph + h, pw:pw + wd])
+    if needs[1]:
+        gw = gw_t.T.reshape(w.shape)  # sum_n cols[n] G[n]^T, transposed
+    if needs[2]:
+        gb = g3.sum(axis=(0, 2))
+    return gx, gw, gb
 
 
 class Conv2dFunction(Function):
-    """z = conv2d(x, w) + b (NCHW; see the module docstring for the formulas).
+    """z = conv2d(x, w) + b (NCHW; see the module docstring for the formulas and the two layouts).
 
-    Forward:  cols = im2col(pad(x));  Z = W cols + b  (one matmul), reshaped to (N, O, Ho, Wo).
+    Forward:  cols = im2col(pad(x));  Z = W cols + b  (one matmul), back to (N, O, Ho, Wo).
     Backward: dW = G cols^T,  db = sum of g over (n, i, j),  dx = crop(col2im(W^T G)).
 
-    The im2col matrix is kept for the backward (C*kh*kw times the output's spatial size):
-    recomputing it would cost a second copy of every patch.
+    The general path keeps the im2col matrix for the backward (C*kh*kw times the output's
+    spatial size): recomputing it would cost a second copy of every patch. The one-channel
+    path keeps the padded input and rebuilds its patches chunk by chunk.
     """
 
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0)):
-        (sh, sw), (ph, pw) = stride, padding
-        o, c, kh, kw = w.shape
-        xp = pad_spatial(x, ph, pw)
-        cols = im2col(xp, kh, kw, sh, sw)
-        n = x.shape[0]
-        ho, wo = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
-        z = w.reshape(o, -1) @ cols
-        if b is not None:
-            z += b[:, None]
-        ctx.save_for_backward(cols, w)
-        ctx.geometry = (xp.shape, (ph, pw), (sh, sw))
-        return np.ascontiguousarray(z.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+        # fast path for one input channel (per-sample matmuls; why: module docstring)
+        per_sample = x.shape[1] == 1
+        z, saved = (_per_sample_forward if per_sample else _forward)(x, w, b, stride, padding)
+        ctx.save_for_backward(saved, w)  # the patches, or (one channel) the padded input
+        ctx.geometry = (x.shape, stride, padding, per_sample)
+        return z
 
     @staticmethod
     def backward(ctx, g):
-        cols, w = ctx.saved_arrays
-        xp_shape, (ph, pw), (sh, sw) = ctx.geometry
-        o, c, kh, kw = w.shape
-        g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)
-        gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            dxp = col2im(w.reshape(o, -1).T @ g2, xp_shape, kh, kw, sh, sw)
-            gx = np.ascontiguousarray(dxp[:, :, ph:xp_shape[2] - ph, pw:xp_shape[3] - pw])
-        if ctx.needs_input_grad[1]:
-            gw = (g2 @ cols.T).reshape(w.shape)
-        if len(ctx.needs_input_grad) == 3 and ctx.needs_input_grad[2]:
-            gb = g2.sum(axis=1)
+        saved, w = ctx.saved_arrays
+        x_shape, stride, padding, per_sample = ctx.geometry
+        needs = tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
+        gx, gw, gb = (_per_sample_backward if per_sample else _backward)(g, saved, w, x_shape, stride, padding, needs)
         return (gx, gw) if len(ctx.needs_input_grad) == 2 else (gx, gw, gb)
 
 
@@ -127,6 +242,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     Tensor
         Shape (N, O, Ho, Wo) with ``Ho = (H + 2 ph - kh) // sh + 1`` (and likewise ``Wo``).
 
+    Notes
+    -----
+    Empty shapes: N = 0 gives an empty output and zero weight and bias gradients, as in
+    PyTorch. C = 0 gives the bias in every output pixel (a sum over no channels is 0), with an
+    empty weight gradient; PyTorch 2.13 returns an (N, 0, Ho, Wo) tensor there instead, which
+    loses the O output channels, so this one case deliberately differs. O = 0 is an error, as
+    in PyTorch; so are H = 0 or W = 0 (no window fits).
+
     Examples
     --------
     >>> import numpy as np
@@ -146,6 +269,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         fail(here, "weight", f"{xs[1]} input channels to match x of shape {xs}", f"shape {ws}")
     if min(ws[2:]) < 1:  # a 0 x 0 kernel would silently give bias-only outputs
         fail(here, "weight", "a kernel of at least 1 x 1", f"shape {ws}")
+    if ws[0] < 1:
+        fail(here, "weight", "at least one output channel (as PyTorch)", f"shape {ws}")
+    if min(xs[2:]) < 1:
+        fail(here, "x", "a non-empty image (H, W >= 1)", f"shape {xs}")
     for axis, (size, k, s, p) in enumerate(zip(xs[2:], ws[2:], stride, padding)):
         if conv_output_size(size, k, s, p) < 1:
             fail(here, "weight", f"a kernel that fits in x of spatial size {xs[2:]} with padding {padding}",

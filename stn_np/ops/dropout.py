@@ -39,8 +39,9 @@ def _apply(x, p, training, rng, mask_shape):
     if not training or p == 0:
         return x if isinstance(x, Tensor) else Tensor(x)
     keep = resolve_rng(rng).random(mask_shape, dtype=np.float32) >= p
+    dtype = dtype_of(x)
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
-    mask = np.where(keep, scale, 0.0).astype(dtype_of(x), copy=False)
+    mask = np.where(keep, dtype.type(scale), dtype.type(0))  # built in x's dtype: no float64 temporary
     return DropoutFunction.apply(x, mask=mask)
 
 

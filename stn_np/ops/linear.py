@@ -1,5 +1,7 @@
 """Affine map of the last axis, PyTorch's ``linear`` (weight stored as (out, in))."""
 
+import math
+
 from ..autograd.function import Function
 from ..validation import check_float_array, fail, shape_of
 
@@ -26,9 +28,10 @@ class LinearFunction(Function):
     def backward(ctx, g):
         x, w = ctx.saved_arrays
         needs = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
+        rows = math.prod(x.shape[:-1])  # M, given explicitly: reshape(-1, 0) fails when a size is 0
+        g2 = g.reshape(rows, g.shape[-1])
         gx = (g @ w) if needs[0] else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if needs[1] else None
+        gw = (g2.T @ x.reshape(rows, x.shape[-1])) if needs[1] else None
         if len(needs) == 2:
             return gx, gw
         return gx, gw, (g2.sum(axis=0) if needs[2] else None)
@@ -50,6 +53,12 @@ def linear(x, weight, bias=None):
     -------
     Tensor
         Shape (..., out_features).
+
+    Notes
+    -----
+    Empty shapes as in PyTorch: no rows (e.g. N = 0) give an empty output and zero weight and
+    bias gradients; ``in_features = 0`` gives the bias; ``out_features = 0`` an empty output
+    and a zero input gradient.
 
     Examples
     --------

@@ -3,11 +3,15 @@
 Each reduces the per-sample (or per-element) losses ``l`` by ``reduction``: "mean" (the
 default), "sum" or "none". The backward scales by the upstream gradient ``g`` accordingly:
 ``g / n`` for "mean", ``g`` for "sum", ``g[i]`` per sample for "none".
+
+Empty batches behave as in PyTorch: with no losses, "mean" is NaN (0 / 0; NumPy's warning
+is not raised), "sum" is 0, "none" is empty, and the input gradient is empty.
 """
 
 import numpy as np
 
 from ..autograd.function import Function
+from .activation import log_softmax_array
 from ..validation import check_choice, check_float_array, check_ndim, check_target, fail, shape_of
 
 __all__ = ["CrossEntropyFunction", "NLLLossFunction", "MSELossFunction", "cross_entropy", "nll_loss", "mse_loss"]
@@ -17,7 +21,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _reduce(losses, reduction):
     if reduction == "mean":
-        return losses.mean()
+        return losses.mean() if losses.size else np.full((), np.nan, dtype=losses.dtype)
     if reduction == "sum":
         return losses.sum()
     return losses
@@ -25,7 +29,7 @@ def _reduce(losses, reduction):
 
 def _upstream(g, reduction, n):
     """The upstream gradient of each of the ``n`` unreduced losses (a scalar unless "none")."""
-    return g / n if reduction == "mean" else g
+    return g / n if reduction == "mean" and n else g  # n = 0: nothing to scale
 
 
 class CrossEntropyFunction(Function):
@@ -37,8 +41,7 @@ class CrossEntropyFunction(Function):
 
     @staticmethod
     def forward(ctx, x, target=None, reduction="mean"):
-        shifted = x - x.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = log_softmax_array(x, 1)
         rows = np.arange(x.shape[0])
         ctx.save_for_backward(np.exp(log_p))
         ctx.target, ctx.reduction = target, reduction
@@ -88,9 +91,7 @@ class MSELossFunction(Function):
 
 def _check_scores(scores, target, name, function):
     shape = check_ndim(scores, 2, function, name, "(N, C)")
-    check_float_array(scores, function, name)
-    if shape[1] < 1:
-        fail(function, name, "at least one class", f"shape {shape}")
+    check_float_array(scores, function, name)  # C = 0 is caught by the target check unless N = 0
     return check_target(target, shape[0], shape[1], function)
 
 

@@ -7,16 +7,20 @@ and both change the whole process, so library users opt in; ``stn-np train`` and
 :func:`keep_heap` -- each training step allocates the same multi-megabyte buffers (im2col
 matrices, activations) and frees them again. By default glibc serves blocks above 128 KiB with
 ``mmap`` and returns them to the OS on ``free``, so the next step page-faults every page in
-again; keeping them made a step 20-40% faster in ``benchmarks/bench_train.py``. Raising ``M_MMAP_THRESHOLD`` and
+again; keeping them made a step 10-20% faster in ``benchmarks/bench_train.py --default-malloc``
+(CNN 24.4 -> 19.3 ms, ST-CNN 25.2 -> 23.0 ms). Raising ``M_MMAP_THRESHOLD`` and
 ``M_TRIM_THRESHOLD`` (``mallopt``) makes glibc keep those blocks for reuse. Memory is kept,
 not leaked: the peak stays the peak of one step. A no-op without glibc.
 
 :func:`set_blas_threads` -- OpenBLAS's worker threads spin while they wait for each other, so
 a 2-thread matmul slows down enormously when another process occupies the second core (one
-epoch took 18x longer in a measurement), while 2 threads gain only about 15% on an idle
-machine. The command line therefore uses 1 BLAS thread by default. OpenBLAS's thread count can
-only be changed after NumPy has loaded through its own ``openblas_set_num_threads``, which this
-finds in the libraries mapped into the process (Linux; a no-op elsewhere).
+epoch took 18x longer in a measurement; a training step 2-7x longer in
+``benchmarks/bench_train.py`` while other jobs ran), while a second thread speeds up only the
+matmuls: the multi-channel convolutions by 15-25% in ``benchmarks/bench_layers.py``, pooling
+and the one-channel convolutions not at all. The command line therefore uses 1 BLAS thread by
+default. OpenBLAS's thread count can only be changed after NumPy has loaded through its own
+``openblas_set_num_threads``, which this finds in the libraries mapped into the process (Linux;
+a no-op elsewhere).
 """
 
 from __future__ import annotations
