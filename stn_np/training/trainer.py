@@ -321,7 +321,8 @@ def train(config=None, out_dir="runs/stn-np-train", resume=False, on_step=None, 
     run.say(f"data: {_describe(config, splits)} ({time.perf_counter() - clock:.1f} s)")
     run.input_size = int(splits.train_images.shape[1])
     manual_seed(config.seed)
-    run.model = build_model(config.model, run.input_size, lr_mult=config.loc_lr_mult)
+    run.model = build_model(config.model, run.input_size, config.transform, lr_mult=config.loc_lr_mult,
+                            state=None if checkpoint is None else checkpoint.model_state)
     run.optimizer = make_optimizer(run.model, config)
     if checkpoint is not None:
         run.restore(checkpoint)
