@@ -119,7 +119,7 @@ def test_orderings_are_counted_per_column_with_the_noise():
     assert len(st_fcn) == 12 and not any(c[3] for c in st_fcn) and not any(c[5] for c in st_fcn)
     assert all(c[4] == pytest.approx(-10.0) for c in st_fcn)
     text = table1.reading(flipped, 10000)
-    assert "*An ST-FCN beats the FCN* fails in every comparison here (the paper: 12 of 12)" in text
+    assert "*An ST-FCN beats the FCN*: fails in every comparison here (the paper: 12 of 12)" in text
 
 
 def test_write_only_renders_a_full_table(tmp_path):

@@ -53,8 +53,8 @@ from .layers import Conv2d, Dropout, Dropout2d, Flatten, Linear, MaxPool2d, ReLU
 from .module import Module, Sequential
 from .spatial_transformer import SpatialTransformer, param_groups
 
-__all__ = ["Baseline", "STModel", "fcn", "cnn", "st_fcn", "st_cnn", "build_model", "check_model", "has_transformer", "MODELS",
-           "KINDS", "zoo", "matched_hidden", "classifier_params", "count_params", "parameter_table",
+__all__ = ["Baseline", "STModel", "fcn", "cnn", "st_fcn", "st_cnn", "build_model", "check_model", "has_transformer",
+           "MODELS", "KINDS", "zoo", "matched_hidden", "classifier_params", "count_params", "parameter_table",
            "classifier_features", "localization_features", "FCN_HIDDEN", "CNN_HIDDEN", "LOC_HIDDEN",
            "TRANSFORMER_SIZE"]
 
@@ -116,7 +116,7 @@ def classifier_params(kind, input_size, hidden, num_classes=10, in_channels=1):
 
     The closed form the matching searches over (the tests hold it to the built layers):
     FCN ``(F + 1) h + (h + 1) h + (h + 1) c`` with ``F = in_channels * S^2``; CNN
-    ``260 + 5020 + (F + 1) h + (h + 1) c`` (one input channel) with ``F = 20 * s2^2``.
+    ``(25 in_channels + 1) 10 + 5020 + (F + 1) h + (h + 1) c`` with ``F = 20 * s2^2``.
     """
     kind = check_choice(kind, KINDS, "classifier_params", "kind")
     side = _side(input_size, "classifier_params")
@@ -195,7 +195,7 @@ class Baseline(Module):
     def __init__(self, kind, input_size=42, *, hidden=None, num_classes=10, in_channels=1, dtype=np.float32,
                  rng=None):
         super().__init__()
-        here = f"{kind}" if kind in KINDS else "Baseline"
+        here = kind if kind in KINDS else "Baseline"
         self.kind = check_choice(kind, KINDS, "Baseline", "kind")
         self.input_size = _side(input_size, here)
         default = FCN_HIDDEN if kind == "fcn" else CNN_HIDDEN
