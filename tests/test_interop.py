@@ -120,9 +120,11 @@ def no_torch(monkeypatch):
 @pytest.mark.parametrize("function", ["to_torch", "from_torch"])
 def test_without_torch_both_functions_raise_one_clear_import_error(no_torch, function):
     model = MODELS["st-cnn"](28)
-    call = (lambda: interop.to_torch(model)) if function == "to_torch" else (lambda: interop.from_torch(object(), model))
     with pytest.raises(ImportError) as error:
-        call()
+        if function == "to_torch":
+            interop.to_torch(model)
+        else:
+            interop.from_torch(object(), model)
     message = str(error.value)
     assert message.startswith(f"stn_np.interop.{function} needs PyTorch, which is not installed")
     assert "pip install torch" in message and error.value.__cause__ is None

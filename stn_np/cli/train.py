@@ -57,8 +57,8 @@ def config_from_args(args):
     check_model(args.model, args.transform, "train")
     return TrainConfig(data=args.data, data_dir=args.data_dir, distortion=args.distortion, model=args.model,
                        transform=args.transform, epochs=args.epochs, batch_size=args.batch_size,
-                       optimizer=args.optimizer, lr=args.lr, loc_lr_mult=args.loc_lr_mult, momentum=args.momentum, seed=args.seed,
-                       train_size=args.train_size, test_size=args.test_size)
+                       optimizer=args.optimizer, lr=args.lr, loc_lr_mult=args.loc_lr_mult, momentum=args.momentum,
+                       seed=args.seed, train_size=args.train_size, test_size=args.test_size)
 
 
 def run(args):
