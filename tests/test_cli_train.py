@@ -52,7 +52,7 @@ def test_evaluate_rebuilds_the_model_and_matches_the_run(trained, capsys):
     assert main(["evaluate", "--checkpoint", str(trained / "checkpoint.npz")]) == 0
     out = capsys.readouterr().out
     final = json.loads((trained / "metrics.json").read_text())["final_test_accuracy"]
-    assert out.startswith(f"test accuracy {100 * final:.2f}% on 64 RTS digits images (st-cnn after epoch 2;")
+    assert out.startswith(f"test accuracy {100 * final:.2f}% on 64 RTS digits images (st-cnn affine after epoch 2;")
     assert main(["evaluate", "--checkpoint", str(trained / "checkpoint.npz"), "--test-size", "30", "--seed", "9"]) == 0
     assert "on 30 RTS digits images" in capsys.readouterr().out
 

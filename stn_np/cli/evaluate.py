@@ -57,12 +57,14 @@ def run(args):
         fail("evaluate", "distortion", f"a test set of {size}x{size} images, the size the checkpoint's model takes",
              f"{rows}x{cols} images")
     saved = checkpoint.config
-    model = build_model(saved.model, size, lr_mult=saved.loc_lr_mult)
+    model = build_model(saved.model, size, saved.transform, lr_mult=saved.loc_lr_mult,
+                        state=checkpoint.model_state)  # the state's hidden width: older checkpoints load too
     model.load_state_dict(checkpoint.model_state)
     accuracy = evaluate(model, splits.test_images, splits.test_labels)
     position = checkpoint.meta["position"]
     where = f"epoch {position['epoch']}" + (f", batch {position['batch']}" if position["batch"] else "")
+    name = saved.model if saved.transform is None else f"{saved.model} {saved.transform}"
     print(f"test accuracy {100 * accuracy:.2f}% on {len(splits.test_labels)} {config.distortion} {config.data} "
-          f"images ({saved.model} after {where}; {time.perf_counter() - started:.1f} s)")
+          f"images ({name} after {where}; {time.perf_counter() - started:.1f} s)")
     return 0
 

@@ -1,4 +1,4 @@
-"""``stn-np train``: train the CNN or the ST-CNN on (distorted) digits, with progress and checkpoints.
+"""``stn-np train``: train a zoo model (FCN, CNN, ST-FCN, ST-CNN) on distorted digits, with checkpoints.
 
 With no options it runs the README's main job: the ST-CNN on RTS synthetic digits (see
 :class:`stn_np.training.TrainConfig` for the defaults), writing to ``runs/stn-np-train``.
@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 
 from ..data import DATASETS, DISTORTIONS
-from ..nn.models import MODELS
+from ..nn.models import MODELS, check_model
+from ..sampling.families import PARAMETRIC
 from ..training import DEFAULT_DIGITS_SIZES, OPTIMIZERS, TrainConfig, TrainingInterrupted, train
 from ._options import add_runtime_options, apply_runtime_options
 
@@ -19,7 +20,7 @@ DEFAULT_OUT = "runs/stn-np-train"
 def add_parser(subparsers):
     d = TrainConfig()
     p = subparsers.add_parser(
-        "train", help="train the CNN or ST-CNN on distorted digits (no options: ST-CNN on RTS synthetic digits)",
+        "train", help="train a zoo model on distorted digits (no options: affine ST-CNN on RTS synthetic digits)",
         description="Train a model, printing a progress line (stderr) and a summary per epoch (stdout); writes "
                     "metrics.json, checkpoint.npz, curves.png and transformed.png to --out. Exit status: 0 done, "
                     "2 bad options or files (one line on stderr), 3 diverged (the loss stopped being finite: lower "
@@ -28,12 +29,14 @@ def add_parser(subparsers):
     p.add_argument("--data-dir", metavar="DIR", help="folder of the four MNIST-layout files (mnist, fashion-mnist)")
     p.add_argument("--distortion", default=d.distortion, help=f"{' | '.join(DISTORTIONS)} (default: {d.distortion})")
     p.add_argument("--model", default=d.model, help=f"{' | '.join(MODELS)} (default: {d.model})")
+    p.add_argument("--transform", help=f"the spatial transformer's family for st-fcn and st-cnn: "
+                                       f"{' | '.join(PARAMETRIC)} (default: affine)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the training set (default: {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default: {d.batch_size}")
     p.add_argument("--optimizer", default=d.optimizer, help=f"{' | '.join(OPTIMIZERS)} (default: {d.optimizer})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default: {d.lr:g})")
     p.add_argument("--loc-lr-mult", type=float, default=d.loc_lr_mult,
-                   help=f"learning-rate multiplier of the ST-CNN's localisation network (default: {d.loc_lr_mult:g})")
+                   help=f"learning-rate multiplier of the localisation network (default: {d.loc_lr_mult:g})")
     p.add_argument("--momentum", type=float, default=d.momentum, help=f"SGD momentum (default: {d.momentum:g})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"seeds data, weights, dropout, order (default: {d.seed})")
     p.add_argument("--train-size", type=int, metavar="N",
@@ -48,11 +51,16 @@ def add_parser(subparsers):
 
 
 def config_from_args(args):
-    """The :class:`TrainConfig` of parsed ``stn-np train`` options (ValueError names the bad field)."""
+    """The :class:`TrainConfig` of parsed ``stn-np train`` options (ValueError names the bad field).
+
+    A ``--transform`` given for a model without a spatial transformer is an error here (the
+    config itself would drop it).
+    """
+    check_model(args.model, args.transform, "train")
     return TrainConfig(data=args.data, data_dir=args.data_dir, distortion=args.distortion, model=args.model,
-                       epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                       loc_lr_mult=args.loc_lr_mult, momentum=args.momentum, seed=args.seed,
-                       train_size=args.train_size, test_size=args.test_size)
+                       transform=args.transform, epochs=args.epochs, batch_size=args.batch_size,
+                       optimizer=args.optimizer, lr=args.lr, loc_lr_mult=args.loc_lr_mult, momentum=args.momentum,
+                       seed=args.seed, train_size=args.train_size, test_size=args.test_size)
 
 
 def run(args):

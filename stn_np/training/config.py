@@ -11,7 +11,7 @@ import dataclasses
 import os
 
 from ..data import DATASETS, DISTORTIONS
-from ..nn.models import MODELS
+from ..nn.models import MODELS, check_model, has_transformer
 from ..validation import check_choice, check_int, check_number, fail
 
 __all__ = ["TrainConfig", "OPTIMIZERS", "DEFAULT_DIGITS_SIZES"]
@@ -36,15 +36,20 @@ class TrainConfig:
         Folder of the four MNIST-layout files; required for "mnist" and "fashion-mnist".
     distortion : {"none", "R", "RTS", "P", "E", "TC"}
         The paper's distortion applied to both splits (RTS gives 42 x 42 images).
-    model : {"cnn", "st-cnn"}
+    model : {"fcn", "cnn", "st-fcn", "st-cnn"}
         See :mod:`stn_np.nn.models`.
+    transform : str, optional
+        The spatial transformer's family for "st-fcn" / "st-cnn", one of the parametric families
+        of :mod:`stn_np.sampling.families` (None: "affine", which the config then holds; configs
+        stored before this field existed load as "affine"). The baselines have none: for them it
+        is stored as None whatever is given.
     epochs, batch_size : int
         Passes over the training set, and samples per step.
     optimizer : {"sgd", "adam"}
     lr : float
         Learning rate of the classifier (and of everything in "cnn").
     loc_lr_mult : float
-        Multiplier of ``lr`` for the ST-CNN's localisation network and regressor.
+        Multiplier of ``lr`` for an ST model's localisation network and regressor.
     momentum : float
         SGD momentum (ignored by Adam).
     seed : int
@@ -57,6 +62,7 @@ class TrainConfig:
     data_dir: str | None = None
     distortion: str = "RTS"
     model: str = "st-cnn"
+    transform: str | None = None
     epochs: int = 6
     batch_size: int = 64
     optimizer: str = "adam"
@@ -72,6 +78,10 @@ class TrainConfig:
         check_choice(self.data, DATASETS, _HERE, "data")
         check_choice(self.distortion, DISTORTIONS, _HERE, "distortion")
         check_choice(self.model, tuple(MODELS), _HERE, "model")
+        # a baseline has no transformer: its transform is dropped, so that a config can switch models
+        # (dataclasses.replace); `stn-np train` rejects --transform for one instead
+        transform = self.transform if has_transformer(self.model) else None
+        fix("transform", check_model(self.model, transform, _HERE))
         check_choice(self.optimizer, OPTIMIZERS, _HERE, "optimizer")
         if self.data == "digits" and self.data_dir is not None:
             fail(_HERE, "data_dir", "None with data 'digits' (it is only for 'mnist' or 'fashion-mnist')",

@@ -441,7 +441,8 @@ def _train(config, out_dir, resume, on_step, progress, figures, stdout, stderr):
         fail("train", "resume", f"a checkpoint of a model for {run.input_size} x {run.input_size} images",
              f"{path}, built for {checkpoint.meta['input_size']}")
     manual_seed(config.seed)
-    run.model = build_model(config.model, run.input_size, lr_mult=config.loc_lr_mult)
+    run.model = build_model(config.model, run.input_size, config.transform, lr_mult=config.loc_lr_mult,
+                            state=None if checkpoint is None else checkpoint.model_state)
     run.optimizer = make_optimizer(run.model, config)
     if checkpoint is not None:
         run.restore(checkpoint, path)
