@@ -419,7 +419,7 @@ def _targets():
                argument={"input": ("input", "grid")}),
         Target("reference_sample", F.reference_sample, lambda: dict(U=_x((1, 1, 4, 4)), grid=_grid(1, 2, 2)),
                {"U": array((1, 1, 4, 4)), "grid": array((1, 2, 2, 2)), "mode": choice("bilinear"),
-                "padding_mode": choice("zeros"), "align_corners": BOOL}, argument={"U": ("U", "input")}),
+                "padding_mode": choice("zeros"), "align_corners": BOOL}, argument={"U": ("U", "input", "grid")}),
         Target("sampling_matrix", F.sampling_matrix, lambda: dict(grid=_grid(), input_size=(8, 8)),
                {"grid": array((2, 5, 6, 2)),
                 "input_size": [("zero side", (0, 8)), ("str", "88"), ("None", None), ("one int", (8,)),
