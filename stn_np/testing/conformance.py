@@ -50,7 +50,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..io import atomic_write
-from ..sampling.coords import coordinate_scale, normalized_to_pixel, pixel_to_normalized
+from ..sampling.coords import axis_sizes, coordinate_scale, normalized_to_pixel, pixel_to_normalized
 from ..sampling.grid_sample import grid_sample
 from ..sampling.kernels import KERNELS
 from ..sampling.padding import PADDING_MODES, fold_coordinates
@@ -243,11 +243,11 @@ def tie_adjusted_grid(grid, image_shape, padding_mode, align_corners, rule):
     and folding (reflection mirrors before rounding, PyTorch too). The moved points round the
     same way under every rule, so stn_np's samplers give the rule's answer there.
     """
-    H, W = image_shape[-2:]
+    spatial = tuple(image_shape[2:])
     adjusted = grid.copy()
-    for axis, size in ((0, W), (1, H)):
+    for axis, size in enumerate(axis_sizes(spatial)):
         with np.errstate(invalid="ignore"):
-            pixel = normalized_to_pixel(grid[..., axis], size, align_corners)
+            pixel = normalized_to_pixel(grid[..., axis], size, align_corners, len(spatial))
             folded, _, _ = fold_coordinates(np.array(pixel, copy=True), size, 0.5, padding_mode, align_corners)
             tie = np.isfinite(pixel) & (folded - np.floor(folded) == 0.5)
         if not np.any(tie):
@@ -336,8 +336,9 @@ def _where(case, layout, index):
     else:  # "grid": (n, ..., axis)
         n, point = index[0], tuple(int(i) for i in index[1:-1])
     coords = case.grid[(n,) + point]
-    spatial = case.input.shape[2:][::-1]  # (W, H): the grid's axes are (x, y)
-    pixels = [float(normalized_to_pixel(c, s, case.align_corners)) for c, s in zip(coords, spatial)]
+    d = case.input.ndim - 2
+    pixels = [float(normalized_to_pixel(c, s, case.align_corners, d))
+              for c, s in zip(coords, axis_sizes(case.input.shape[2:]))]
     text = f"{layout} [{int(n)}, {', '.join(map(str, point))}]" + (f", axis {'xyz'[index[-1]]}" if layout == "grid" else "")
     return text + f", point ({', '.join(f'{c:.6g}' for c in coords)}) = pixel ({', '.join(f'{p:.6g}' for p in pixels)})"
 
@@ -459,8 +460,7 @@ def _check_finite_differences(recorder, case, fn, grad_grid, upstream):
     if case.kind == "float32":  # finite differences need float64
         return
     fd = np.zeros(case.grid.shape)
-    spatial = case.input.shape[2:][::-1]
-    for axis, size in enumerate(spatial):
+    for axis, size in enumerate(axis_sizes(case.input.shape[2:])):
         scale = coordinate_scale(size, case.align_corners)
         if scale == 0:
             continue
