@@ -46,7 +46,9 @@ def axis_sizes(spatial_shape):
     >>> axis_sizes((4, 5)), axis_sizes((3, 4, 5))   # (H, W) -> (W, H); (D, H, W) -> (W, H, D)
     ((5, 4), (5, 4, 3))
     """
-    return tuple(int(s) for s in spatial_shape)[::-1]
+    if not isinstance(spatial_shape, (tuple, list)) or len(spatial_shape) not in SPATIAL_DIMS:
+        fail("axis_sizes", "spatial_shape", "(H, W) or (D, H, W)", spatial_shape)
+    return tuple(check_int(s, "axis_sizes", "spatial_shape", minimum=0) for s in spatial_shape)[::-1]
 
 
 
