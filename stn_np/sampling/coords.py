@@ -272,7 +272,7 @@ def linspace_from_neg_one(size, align_corners=False, dtype=np.float64):
 
 
 def sample_points(rng, N, H, W, H_out, W_out, mode="bilinear", align_corners=False, margin=3, D=None, D_out=None):
-    """A random grid (N, H_out, W_out, 2) of points kept off the kinks of ``mode``; with ``D``, (N, D_out, H_out, W_out, 3).
+    """A random grid (N, H_out, W_out, 2) of points off the kinks of ``mode``; with ``D``, (N, D_out, H_out, W_out, 3).
 
     Points are drawn in pixel units as ``integer + offset`` and then normalised, so they never
     sit where a sample has a kink or a jump: bilinear and bicubic points keep 0.1 pixel away

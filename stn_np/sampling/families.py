@@ -102,8 +102,9 @@ class TransformFamily:
             spatial_dims = 3 if isinstance(size, (tuple, list)) and len(size) == 5 else 2
         check_choice(spatial_dims, SPATIAL_DIMS, here, argument)
         if spatial_dims not in self.spatial_dims:
-            fail(here, argument, f"{'(N, C, H_out, W_out)' if argument == 'size' else 2}: the {self.name} family is 2-D "
-                 "only", size if argument == "size" else spatial_dims)
+            expected = "(N, C, H_out, W_out)" if argument == "size" else "2"
+            fail(here, argument, f"{expected}: the {self.name} family is 2-D only",
+                 size if argument == "size" else spatial_dims)
         return spatial_dims
 
     def _own(self, options):
@@ -113,7 +114,7 @@ class TransformFamily:
         return own
 
     def shape(self, size=None, spatial_dims=None, **options):
-        """Shape of one sample's parameters; ``size`` = (N, C, H_out, W_out) (or (N, C, D_out, H_out, W_out)) for ``dense``."""
+        """Shape of one sample's parameters; ``size`` = (N, C, [D_out,] H_out, W_out) for ``dense``."""
         if not self.parametric and size is None:
             fail(f"TransformFamily({self.name!r}).shape", "size", "(N, C, H_out, W_out) for a dense family", size)
         d = self._dims(spatial_dims, size, "shape")
@@ -155,7 +156,8 @@ class TransformFamily:
         well defined, e.g. a projective denominator within [0.6, 1.4]).
         """
         shape = self.shape(size, spatial_dims, **options)
-        return self.identity(batch, np.float64, size, spatial_dims, **options) + scale * self._perturb(rng, (batch,) + shape)
+        identity = self.identity(batch, np.float64, size, spatial_dims, **options)
+        return identity + scale * self._perturb(rng, (batch,) + shape)
 
 
 def _projective_perturbation(rng, shape):

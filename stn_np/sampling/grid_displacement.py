@@ -3,7 +3,8 @@
 A flow gives, per output pixel, a displacement (dx, dy) in PIXELS OF THE INPUT IMAGE (the
 image the sampler will read, of size H_in x W_in; a volumetric flow (N, D, H, W, 3) gives
 (dx, dy, dz) in voxels of a D_in x H_in x W_in volume, z along the depth, and everything below
-holds axis by axis). A pixel step is a fixed step in normalised coordinates, the slope of :func:`~stn_np.sampling.coords.pixel_to_normalized` (:func:`~stn_np.sampling.coords.pixel_size`):
+holds axis by axis). A pixel step is a fixed step in normalised coordinates, the slope of
+:func:`~stn_np.sampling.coords.pixel_to_normalized` (:func:`~stn_np.sampling.coords.pixel_size`):
 
     s_x = 2 / W_in   (align_corners=False)        s_x = 2 / (W_in - 1)   (align_corners=True)
 

@@ -341,7 +341,8 @@ def _large_image(rng, options, d):
     for mode, padding, align in _combos(options, d):
         if d == 2:
             step = np.arange(-2, 3.5, 0.5)
-            axes = [np.r_[step, np.arange(s - 3, s + 1.5, 0.5), mid] for s, mid in zip(axis_sizes(spatial), (227.3, 170.6))]
+            axes = [np.r_[step, np.arange(s - 3, s + 1.5, 0.5), mid]
+                    for s, mid in zip(axis_sizes(spatial), (227.3, 170.6))]
         else:
             axes = [np.r_[-1.0, -0.5, 0.0, 0.5, s - 1.5, s - 1.0, s - 0.5, float(s), (s - 1) // 2 + 0.6]
                     for s in axis_sizes(spatial)]
