@@ -208,6 +208,33 @@ def test_the_translation_gradient_at_the_identity_is_the_slope_of_a_linear_volum
     np.testing.assert_allclose(shift.grad, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("sampler", [grid_sample, reference_sample], ids=["grid_sample", "reference_sample"])
+@pytest.mark.parametrize("padding, align", list(itertools.product(PADDINGS, (False, True))), ids=str)
+def test_central_is_the_mean_of_the_one_sided_derivatives_at_every_kink(padding, align, sampler, rng):
+    # every half-integer voxel position from -2 to n + 1 of a 2x3x4 volume; one-sided finite
+    # differences of the trilinear sample are exact (it is linear between kinks)
+    spatial = (2, 3, 4)
+    sizes = axis_sizes(spatial)
+    axes = [np.arange(-4, 2 * s + 3) / 2 for s in sizes]
+    mesh = np.meshgrid(*axes[::-1], indexing="ij")[::-1]
+    pixels = [m.ravel() for m in mesh]
+    grid = np.stack([pixel_to_normalized(p, s, align) for p, s in zip(pixels, sizes)], -1)[None, :, None, None]
+    U = rng.standard_normal((1, 2) + spatial)
+    G = rng.standard_normal((1, 2) + grid.shape[1:4])
+    gt = Tensor(grid, requires_grad=True)
+    sampler(U, gt, "bilinear", padding, align, subgradient="central").backward(G)
+    step = 1e-7
+    for axis, size in enumerate(sizes):
+        values = {}
+        for side in (-1, 0, 1):
+            moved = grid.copy()
+            moved[..., axis] = pixel_to_normalized(pixels[axis] + side * step, size, align)[None, :, None, None]
+            values[side] = (grid_sample(U, moved, "bilinear", padding, align).data * G).sum(axis=1)
+        scale = size / 2 if not align else (size - 1) / 2
+        mean = ((values[1] - values[-1]) / (2 * step)) * scale
+        np.testing.assert_allclose(gt.grad[..., axis], mean, rtol=0, atol=1e-5)
+
+
 # ---------------------------------------------------------------- dtypes, NaN and inf, empty shapes
 @pytest.mark.parametrize("mode, padding, align", ALL, ids=ids(ALL))
 def test_float32_stays_float32_and_agrees_with_float64(mode, padding, align, rng):
