@@ -51,7 +51,6 @@ def axis_sizes(spatial_shape):
     return tuple(check_int(s, "axis_sizes", "spatial_shape", minimum=0) for s in spatial_shape)[::-1]
 
 
-
 def _check_size(size, name="size", function="normalized_to_pixel"):
     return check_int(size, function, name, minimum=1)
 

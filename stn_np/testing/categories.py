@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..sampling.coords import axis_sizes, identity_grid, pixel_to_normalized, sample_points
+from ..sampling.coords import GRID_AXES, axis_sizes, identity_grid, pixel_to_normalized, sample_points
 
 __all__ = ["Case", "Category", "CATEGORIES", "VOLUME_MODES", "category_names"]
 
@@ -160,13 +160,12 @@ def _axis_order(rng, options, d):
     # off integers and half-integers; each shift moves one coordinate most
     shifts = [(1.3, 0.2), (0.2, 1.3), (2.2, -0.7)] if d == 2 else \
         [(1.3, 0.2, -0.3), (0.2, 1.3, 0.4), (-0.3, 0.4, 1.2), (2.2, -0.7, 0.6)]
-    names = "xyz"
     cases = []
     centres = [np.arange(s, dtype=float) for s in axis_sizes(spatial)]
     for mode, padding, align in _combos(options, d):
         for shift in shifts:
             grid = _lattice([c + s for c, s in zip(centres, shift)], spatial, align)
-            moves = " and ".join(f"{names[a]} by {s:g}" for a, s in enumerate(shift))
+            moves = " and ".join(f"{GRID_AXES[a]} by {s:g}" for a, s in enumerate(shift))
             cases.append(_case(rng, f"move {moves} pixels on a {_size_text(spatial)} image", (1, 2) + spatial, grid,
                                mode, padding, align, smooth=True))
     return cases

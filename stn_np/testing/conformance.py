@@ -51,7 +51,8 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..io import atomic_write
-from ..sampling.coords import SPATIAL_DIMS, axis_sizes, coordinate_scale, normalized_to_pixel, pixel_to_normalized
+from ..sampling.coords import (GRID_AXES, SPATIAL_DIMS, axis_sizes, coordinate_scale, normalized_to_pixel,
+                              pixel_to_normalized)
 from ..sampling.grid_sample import grid_sample
 from ..sampling.kernels import KERNELS
 from ..sampling.padding import PADDING_MODES, fold_coordinates
@@ -342,7 +343,8 @@ def _where(case, layout, index):
     d = case.input.ndim - 2
     pixels = [float(normalized_to_pixel(c, s, case.align_corners, d))
               for c, s in zip(coords, axis_sizes(case.input.shape[2:]))]
-    text = f"{layout} [{int(n)}, {', '.join(map(str, point))}]" + (f", axis {'xyz'[index[-1]]}" if layout == "grid" else "")
+    axis = f", axis {GRID_AXES[index[-1]]}" if layout == "grid" else ""
+    text = f"{layout} [{int(n)}, {', '.join(map(str, point))}]{axis}"
     return text + f", point ({', '.join(f'{c:.6g}' for c in coords)}) = pixel ({', '.join(f'{p:.6g}' for p in pixels)})"
 
 
