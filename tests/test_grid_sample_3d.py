@@ -29,8 +29,7 @@ import scipy.ndimage
 
 import stn_np
 from stn_np import Tensor
-from stn_np.sampling import (affine_grid, displacement_grid, grid_sample, identity_grid, normalized_to_pixel,
-                             reference_sample)
+from stn_np.sampling import affine_grid, grid_sample, identity_grid, normalized_to_pixel, reference_sample
 from stn_np.testing import tie_adjusted_grid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
