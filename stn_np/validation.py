@@ -241,32 +241,47 @@ def _array_or_tensor(x):
     return x if isinstance(getattr(x, "data", None), np.ndarray) else np.asarray(x)
 
 
-def check_grid(grid, function, batch=None):
-    """A sampling grid (N, H_out, W_out, 2), float32/float64; returned as Tensor or ndarray.
+#: The image layouts the samplers take, by number of spatial axes: (image, grid, grid's last axis).
+SAMPLING_LAYOUTS = {
+    2: ("(N, C, H, W) with H, W >= 1", "(N, H_out, W_out, 2)", "(x, y)"),
+    3: ("(N, C, D, H, W) with D, H, W >= 1", "(N, D_out, H_out, W_out, 3)", "(x, y, z)"),
+}
 
-    ``batch`` is the input's N, when there is an input to match. Empty grids (N, H_out or
-    W_out of 0) are valid, as in PyTorch: they sample nothing.
+
+def check_grid(grid, function, batch=None, spatial_dims=None):
+    """A sampling grid (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3), float32/float64; returned as given.
+
+    ``batch`` is the input's N and ``spatial_dims`` its number of spatial axes (2 or 3), when
+    there is an input to match. Empty grids (N or an output side of 0) are valid, as in
+    PyTorch: they sample nothing.
     """
     grid = _array_or_tensor(grid)
     shape = tuple(grid.shape)
+    dims = (spatial_dims,) if spatial_dims is not None else tuple(SAMPLING_LAYOUTS)
     n = "N" if batch is None else f"N = {batch}, the input's batch size"
-    if len(shape) != 4 or shape[3] != 2 or (batch is not None and shape[0] != batch):
-        fail(function, "grid", f"shape (N, H_out, W_out, 2) with {n} and the last axis (x, y)", f"shape {shape}")
+    if not any(len(shape) == d + 2 and shape[-1] == d for d in dims) or (batch is not None and shape[0] != batch):
+        expected = " or ".join(SAMPLING_LAYOUTS[d][1] for d in dims)
+        axes = " or ".join(SAMPLING_LAYOUTS[d][2] for d in dims)
+        fail(function, "grid", f"shape {expected} with {n} and the last axis {axes}", f"shape {shape}")
     check_float_array(grid, function, "grid")
     return grid
 
 
 def check_image_and_grid(input, grid, function):
-    """An (N, C, H, W) image and its (N, H_out, W_out, 2) grid of one float dtype; returned as given.
+    """An (N, C, H, W) or (N, C, D, H, W) image and its grid of one float dtype; returned as given.
 
-    As in PyTorch, N, C, H_out and W_out may be 0 (an empty result); an image with no pixels
-    (H or W of 0) is refused: there is nothing to sample.
+    The input decides: its grid is (N, H_out, W_out, 2) for an image, (N, D_out, H_out, W_out,
+    3) for a volume. As in PyTorch, N, C and the output sides may be 0 (an empty result); an
+    image with no pixels (a spatial side of 0) is refused: there is nothing to sample.
     """
     input = _array_or_tensor(input)
-    if input.ndim != 4 or min(input.shape[2:]) < 1:
-        fail(function, "input", "shape (N, C, H, W) with H, W >= 1", f"shape {tuple(input.shape)}")
+    dims = input.ndim - 2
+    if dims not in SAMPLING_LAYOUTS or min(input.shape[2:]) < 1:
+        expected = SAMPLING_LAYOUTS[dims][0] if dims in SAMPLING_LAYOUTS else " or ".join(
+            layout[0] for layout in SAMPLING_LAYOUTS.values())
+        fail(function, "input", f"shape {expected}", f"shape {tuple(input.shape)}")
     check_float_array(input, function, "input")
-    grid = check_grid(grid, function, batch=input.shape[0])
+    grid = check_grid(grid, function, batch=input.shape[0], spatial_dims=dims)
     check_same_dtype(input, grid, function)
     return input, grid
 

@@ -18,7 +18,7 @@ import pytest
 import stn_np
 from stn_np import Tensor
 from stn_np.cli import main
-from stn_np.sampling import grid_sample, normalized_to_pixel, pixel_to_normalized, sampling_matrix
+from stn_np.sampling import axis_sizes, grid_sample, normalized_to_pixel, pixel_to_normalized, sampling_matrix
 from stn_np.sampling.padding import fold_coordinates
 from stn_np.testing import CATEGORIES, check_grid_sample, stn_np_sampler, stn_np_vjp
 
@@ -69,16 +69,33 @@ def _nearest_half_to_even(U, grid, mode, padding, align):
     # tie is moved onto the centre of the pixel numpy.round picks (reflection first mirrors)
     if mode != "nearest":
         return grid_sample(U, grid, mode, padding, align)
-    H, W = U.shape[2:]
+    d = U.ndim - 2
     moved = grid.data.copy()
-    for axis, size in ((0, W), (1, H)):
-        pixel = normalized_to_pixel(grid.data[..., axis], size, align)
+    for axis, size in enumerate(axis_sizes(U.shape[2:])):
+        pixel = normalized_to_pixel(grid.data[..., axis], size, align, d)
         folded, _, _ = fold_coordinates(pixel.copy(), size, 0.5, padding, align)
         tie = folded - np.floor(folded) == 0.5
         moved[..., axis] = np.where(tie, pixel_to_normalized(np.round(folded), size, align), moved[..., axis])
     with np.errstate(invalid="ignore"):
         delta = np.where(np.isfinite(grid.data), moved - grid.data, 0.0)
     return grid_sample(U, grid + delta, mode, padding, align)
+
+
+def _zy_swapped(U, grid, mode, padding, align):
+    # a volumetric sampler that reads the grid's last axis as (x, z, y)
+    return grid_sample(U, grid[..., np.array([0, 2, 1])] if U.ndim == 5 else grid, mode, padding, align)
+
+
+def _depth_scaled_by_width(U, grid, mode, padding, align):
+    # a volumetric sampler that unnormalises z with the width W instead of the depth D
+    if U.ndim != 5:
+        return grid_sample(U, grid, mode, padding, align)
+    D, W = U.shape[2], U.shape[4]
+    with np.errstate(invalid="ignore"):
+        z = pixel_to_normalized(normalized_to_pixel(grid.data[..., 2], W, align, 3), D, align)
+        delta = np.where(np.isfinite(grid.data[..., 2]), z - grid.data[..., 2], 0.0)
+    return grid_sample(U, grid + np.stack([np.zeros_like(delta), np.zeros_like(delta), delta], -1), mode, padding,
+                       align)
 
 
 def _fn_vjp(body):
@@ -116,6 +133,9 @@ WRONG = {
     "nearest rounds half to even": (_fn_vjp(_nearest_half_to_even), ["nearest"], "ties", "values"),
     "grid gradient of the wrong scale": (_wrong_grid_scale(), ["bilinear"], "random", "grid gradient"),
     "input gradient drops duplicates": (_drops_duplicates(), ["bilinear"], "accumulation", "input gradient"),
+    "volumes: z/y swapped": (_fn_vjp(_zy_swapped), ["bilinear"], "volume_xy_order", "values"),
+    "volumes: depth unnormalised with the width": (_fn_vjp(_depth_scaled_by_width), ["bilinear"], "volume_identity",
+                                                   "values"),
 }
 
 
@@ -133,7 +153,7 @@ def test_stn_np_passes_every_category():
 @pytest.mark.parametrize("name", WRONG)
 def test_each_wrong_sampler_is_caught_in_its_category(name):
     (fn, vjp), modes, category, check = WRONG[name]
-    report = check_grid_sample(fn, vjp, modes=modes, isolate=False)
+    report = check_grid_sample(fn, vjp, modes=modes, isolate=False, spatial_dims=[CATEGORIES[category].spatial_dims])
     failed = {c.name: c for c in report.categories if not c.ok}
     assert category in failed, f"{name}: not caught by {category}\n{report.table()}"
     assert any(r.check.startswith(check) and not r.passed for r in failed[category].results)
@@ -147,9 +167,11 @@ def test_the_tie_rule_is_a_named_convention_and_an_option():
     fn, vjp = WRONG["nearest rounds half to even"][0]
     report = check_grid_sample(fn, vjp, modes=["nearest"], isolate=False)
     failing = {c.name for c in report.categories if not c.ok}
-    assert "ties" in failing and failing <= {"ties", "align_corners", "padding_near", "edges"}
-    ties = next(c for c in report.categories if c.name == "ties")
-    assert "nearest's tie rule: half_even (checked against half_up)" in ties.notes
+    edges = {"ties", "align_corners", "padding_near", "edges"}
+    assert {"ties", "volume_ties"} <= failing <= edges | {f"volume_{name}" for name in edges}
+    for name in ("ties", "volume_ties"):
+        ties = next(c for c in report.categories if c.name == name)
+        assert "nearest's tie rule: half_even (checked against half_up)" in ties.notes
     assert check_grid_sample(fn, vjp, modes=["nearest"], nearest_ties="half_even", isolate=False).ok
     assert not check_grid_sample(stn_np_sampler, stn_np_vjp, modes=["nearest"], categories=["ties"],
                                  nearest_ties="half_even").ok
@@ -234,6 +256,28 @@ def test_cli_exits_one_on_failure_and_prints_the_first_failing_example(tmp_path,
     assert data["ok"] is False and data["categories"][0]["first_failure"]["check"] == "values"
 
 
+def test_spatial_dims_choose_images_volumes_or_both(tmp_path, capsys):
+    report = check_grid_sample(stn_np_sampler, stn_np_vjp, modes=["bilinear"], spatial_dims=[3],
+                               categories=["edges", "volume_edges", "volume_kinks"], isolate=False)
+    assert [c.name for c in report.categories] == ["volume_edges", "volume_kinks"] and report.ok
+    # bicubic has no volumetric form: its volume categories have nothing to try and are left out
+    report = check_grid_sample(stn_np_sampler, modes=["bicubic"], categories=["edges", "volume_edges"], isolate=False)
+    assert [c.name for c in report.categories] == ["edges"]
+    with pytest.raises(ValueError, match=r"check_grid_sample: spatial_dims: expected one of 2, 3, got 4"):
+        check_grid_sample(stn_np_sampler, spatial_dims=[4])
+    # the command line: a sampler that swaps z and y fails the volumes and passes the images
+    module = tmp_path / "zy_sampler.py"
+    module.write_text("from stn_np.testing import stn_np_sampler\n"
+                      "def fn(input, grid, mode, padding_mode, align_corners):\n"
+                      "    grid = grid[..., [0, 2, 1]] if input.ndim == 5 else grid\n"
+                      "    return stn_np_sampler(input, grid, mode, padding_mode, align_corners)\n")
+    args = ["conformance", f"{module}:fn", "--modes", "bilinear", "--categories", "xy_order", "volume_xy_order"]
+    assert main(args + ["--spatial-dims", "2"]) == 0
+    assert main(args + ["--spatial-dims", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "volume_xy_order" in out and "values (input [1, 2, 3, 4, 6], grid [1, 3, 4, 6, 3])" in out
+
+
 def test_cli_errors_are_one_line_with_status_two(capsys):
     assert main(["conformance", "no_such_module_here:fn"]) == 2
     err = capsys.readouterr().err
@@ -267,4 +311,6 @@ def test_the_readme_pytorch_adapter_passes_all_but_pytorchs_nan_crash(tmp_path):
         sys.path.remove(str(tmp_path))
     report = check_grid_sample(torch_sampler.fn, torch_sampler.vjp, nearest_ties="half_even")
     failing = [c.name for c in report.categories if not c.ok]
-    assert set(failing) <= {"nonfinite"}, report.table()
+    # PyTorch's volumetric reflection counts mirror flips in a 32-bit int: beyond 2**31 spans
+    # (1e10 voxels on a 5-voxel axis) it overflows and reads the wrong voxel
+    assert set(failing) <= {"nonfinite", "volume_large_coordinates"}, report.table()

@@ -110,5 +110,5 @@ def test_frame_image_is_numpy_pad_and_unframe_is_its_adjoint(padding, align, fra
     assert gU.shape == U.shape
     assert abs(np.vdot(X, gX) - np.vdot(U, gU)) <= 1e-11 * max(1.0, abs(np.vdot(X, gX)))
     # and as a matrix: vec(framed) = R vec(U) for one channel
-    R = framing_matrix(N, H, W, frame, padding, align, np.float64)
+    R = framing_matrix(N, (H, W), frame, padding, align, np.float64)
     np.testing.assert_array_equal(R @ U[:, 0].reshape(-1), X[:, 0])

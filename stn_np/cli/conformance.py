@@ -1,6 +1,6 @@
 """``stn-np conformance``: run the grid_sample conformance battery on anyone's sampler.
 
-    stn-np conformance MODULE:FUNCTION [--vjp MODULE:FUNCTION] [--modes ...] [--json FILE]
+    stn-np conformance MODULE:FUNCTION [--vjp MODULE:FUNCTION] [--modes ...] [--spatial-dims 2 3] [--json FILE]
 
 ``MODULE`` is imported as ``python -m`` would (the current directory first on the path), or
 loaded from a file when it ends in ``.py``. Prints the table of
@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 
+from ..sampling.coords import SPATIAL_DIMS
 from ..sampling.kernels import KERNELS
 from ..sampling.padding import PADDING_MODES
 from ..sampling.subgradients import SUBGRADIENTS
@@ -36,6 +37,9 @@ def add_parser(subparsers):
                    metavar="PADDING", help="padding modes to check (default: %(default)s)")
     p.add_argument("--categories", nargs="+", choices=tuple(CATEGORIES), metavar="NAME",
                    help="categories to run (default: all): " + ", ".join(CATEGORIES))
+    p.add_argument("--spatial-dims", nargs="+", type=int, choices=SPATIAL_DIMS, default=list(SPATIAL_DIMS),
+                   metavar="D", help="run the categories of images (2: input N, C, H, W), of volumes (3: the volume_ "
+                                     "categories, input N, C, D, H, W), or both (default: %(default)s)")
     p.add_argument("--nearest-ties", choices=tuple(TIE_RULES), default="half_up",
                    help="the rounding rule you intend for exact half-pixel ties of nearest: half_up is stn_np's and "
                         "the paper's floor(x + 0.5), half_even PyTorch's (default: %(default)s)")
@@ -85,7 +89,8 @@ def run(args):
           file=sys.stderr)
     report = check_grid_sample(fn, vjp, modes=args.modes, padding_modes=args.padding_modes,
                                nearest_ties=args.nearest_ties, subgradient=args.subgradient,
-                               categories=args.categories, seed=args.seed, rtol_scale=args.rtol_scale,
+                               categories=args.categories, spatial_dims=args.spatial_dims, seed=args.seed,
+                               rtol_scale=args.rtol_scale,
                                isolate=None if args.isolate else False,
                                progress=lambda c: print(f"  {c.name}: {c.passed}/{c.checks}", file=sys.stderr))
     print(report.table())

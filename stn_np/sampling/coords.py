@@ -1,7 +1,9 @@
 """Normalised and pixel coordinates, and the identity grid.
 
-Normalised coordinates run over [-1, 1] across the image, x along the width and y along the
-height (PyTorch's ``grid_sample`` contract). Two readings of the end points:
+Normalised coordinates run over [-1, 1] across the image, x along the width, y along the
+height and, in a volume (N, C, D, H, W), z along the depth (PyTorch's ``grid_sample``
+contract): a grid's last axis is (x, y) or (x, y, z), the image's spatial axes in reverse
+order (:func:`axis_sizes`). Two readings of the end points, the same on every axis:
 
 * ``align_corners=False`` (default): -1 and +1 are the outer *edges* of the image, so pixel
   centres sit at ``(2 p + 1) / S - 1``:  ``p = ((c + 1) S - 1) / 2``.
@@ -20,10 +22,33 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..validation import FLOAT_DTYPES, check_bool, check_dtype, check_int, check_memory, check_real_array, fail
+from ..validation import (FLOAT_DTYPES, check_bool, check_choice, check_dtype, check_int, check_memory,
+                          check_real_array, fail)
 
-__all__ = ["normalized_to_pixel", "pixel_to_normalized", "coordinate_scale", "pixel_size", "identity_grid",
-           "linspace_from_neg_one", "sample_points"]
+__all__ = ["SPATIAL_DIMS", "GRID_AXES", "axis_sizes", "normalized_to_pixel", "pixel_to_normalized",
+           "coordinate_scale", "pixel_size", "identity_grid", "linspace_from_neg_one", "sample_points"]
+
+#: Numbers of spatial axes the samplers take: images (N, C, H, W) and volumes (N, C, D, H, W).
+SPATIAL_DIMS = (2, 3)
+
+#: Names of a grid's coordinates, in the order of its last axis.
+GRID_AXES = "xyz"
+
+
+def axis_sizes(spatial_shape):
+    """The number of pixels along each coordinate of a grid, in the grid's order (x, y[, z]).
+
+    A grid's last axis runs x, y, z while the image's spatial axes run (D,) H, W: the order is
+    reversed. This is the one place that says so; every sampler and converter asks it.
+
+    Examples
+    --------
+    >>> axis_sizes((4, 5)), axis_sizes((3, 4, 5))   # (H, W) -> (W, H); (D, H, W) -> (W, H, D)
+    ((5, 4), (5, 4, 3))
+    """
+    if not isinstance(spatial_shape, (tuple, list)) or len(spatial_shape) not in SPATIAL_DIMS:
+        fail("axis_sizes", "spatial_shape", "(H, W) or (D, H, W)", spatial_shape)
+    return tuple(check_int(s, "axis_sizes", "spatial_shape", minimum=0) for s in spatial_shape)[::-1]
 
 
 def _check_size(size, name="size", function="normalized_to_pixel"):
@@ -64,12 +89,14 @@ def pixel_size(size, align_corners=False):
     return 2.0 / size
 
 
-def normalized_to_pixel(coord, size, align_corners=False):
+def normalized_to_pixel(coord, size, align_corners=False, spatial_dims=2):
     """Map normalised coordinates to pixel units along an axis of ``size`` pixels.
 
     PyTorch's arithmetic, rounding for rounding, because a position an ulp to one side of a
     pixel centre gets a different bilinear gradient (the derivative from the right or from
-    the left of a kink):
+    the left of a kink). PyTorch's CPU samplers of images (2-D) and of volumes (3-D) round
+    ``align_corners=False`` differently, so ``spatial_dims`` chooses the kernel whose
+    rounding to reproduce:
 
     * ``align_corners=True``: ``(c + 1) / 2 * (S - 1)``, two roundings (``(c + 1)`` and the
       product; halving is exact).
@@ -78,7 +105,10 @@ def normalized_to_pixel(coord, size, align_corners=False):
       ``(c + 1) * (S / 2) - 0.5`` with the multiply and the subtract fused into one
       operation (a fused multiply-add, as the compiler contracts it); so does its CUDA
       kernel. NumPy has no fused multiply-add, so :func:`_fused_unnormalize` forms the
-      exact ``a S - 1`` from error-free products and sums and rounds it once.
+      exact ``a S - 1`` from error-free products and sums and rounds it once. Its 3-D
+      (volumetric) CPU kernel is scalar code without the fused operation: ``(c + 1) S - 1``
+      and its halving are rounded as written (``spatial_dims=3``). The two differ by an ulp
+      at some positions, which decides the side of a kink there.
 
     Parameters
     ----------
@@ -88,6 +118,9 @@ def normalized_to_pixel(coord, size, align_corners=False):
         Number of pixels along the axis.
     align_corners : bool
         See the module docstring.
+    spatial_dims : {2, 3}
+        The sampler whose rounding to reproduce: 2 for images (the default), 3 for volumes.
+        Only ``align_corners=False`` depends on it.
 
     Returns
     -------
@@ -106,13 +139,21 @@ def normalized_to_pixel(coord, size, align_corners=False):
     (-1.1102230246251565e-16, 0.0)
     >>> float(normalized_to_pixel(2 / 3, 3)), float(((2 / 3 + 1) * 3 - 1) / 2)
     (1.9999999999999998, 2.0)
+
+    The volumetric sampler rounds as written:
+
+    >>> float(normalized_to_pixel(2 / 3, 3, spatial_dims=3))
+    2.0
     """
     _check_size(size)
     check_bool(align_corners, "normalized_to_pixel", "align_corners")
+    check_choice(spatial_dims, SPATIAL_DIMS, "normalized_to_pixel", "spatial_dims")
     coord = check_real_array(coord, "normalized_to_pixel", "coord", dtype=None)
     with np.errstate(over="ignore", invalid="ignore"):
         if align_corners:
             return (coord + 1) / 2 * (size - 1)
+        if spatial_dims == 3:
+            return ((coord + 1) * size - 1) / 2
         return _fused_unnormalize(coord + 1, size)
 
 
@@ -160,30 +201,37 @@ def pixel_to_normalized(pixel, size, align_corners=False):
     return (2 * pixel + 1) / size - 1
 
 
-def identity_grid(height, width, align_corners=False, dtype=np.float64):
-    """The identity sampling grid of shape (height, width, 2), last axis (x, y).
+def identity_grid(height, width, align_corners=False, dtype=np.float64, depth=None):
+    """The identity sampling grid: (height, width, 2), last axis (x, y); with ``depth``, (depth, height, width, 3).
 
     Entry ``[i, j]`` holds the normalised coordinates of the centre of output pixel
-    (row i, column j), so sampling an image of the same size with it reproduces the image.
-    Equal, bit for bit, to PyTorch's ``affine_grid`` with the identity ``theta``
+    (row i, column j) (in a volume, entry ``[k, i, j]`` those of voxel (slice k, row i,
+    column j), last axis (x, y, z)), so sampling an image of the same size with it reproduces
+    the image. Equal, bit for bit, to PyTorch's ``affine_grid`` with the identity ``theta``
     (:func:`linspace_from_neg_one`), because that grid puts every point on a kink of the
     bilinear sample: a coordinate an ulp away would get a different gradient. A one-pixel
-    axis gives 0; ``height`` or ``width`` 0 gives an empty grid; ``dtype`` must be float32 or
-    float64.
+    axis gives 0; a side of 0 gives an empty grid; ``dtype`` must be float32 or float64.
 
     Examples
     --------
     >>> identity_grid(1, 4)[0, :, 0]
     array([-0.75, -0.25,  0.25,  0.75])
+    >>> identity_grid(2, 3, depth=4).shape, identity_grid(2, 3, depth=4)[:, 0, 0, 2]  # z along the depth
+    ((4, 2, 3, 3), array([-0.75, -0.25,  0.25,  0.75]))
     """
-    check_int(height, "identity_grid", "height", minimum=0)
-    check_int(width, "identity_grid", "width", minimum=0)
+    spatial = (height, width) if depth is None else (depth, height, width)
+    names = ("height", "width") if depth is None else ("depth", "height", "width")
+    for value, name in zip(spatial, names):
+        check_int(value, "identity_grid", name, minimum=0)
     check_bool(align_corners, "identity_grid", "align_corners")
     dtype = check_dtype(dtype, "identity_grid", "dtype", choices=FLOAT_DTYPES)
-    check_memory((height, width, 2), dtype, "identity_grid", "height" if height >= width else "width")
-    grid = np.empty((height, width, 2), dtype=dtype)
-    grid[..., 0] = linspace_from_neg_one(width, align_corners, dtype)[None, :]
-    grid[..., 1] = linspace_from_neg_one(height, align_corners, dtype)[:, None]
+    d = len(spatial)
+    check_memory(spatial + (d,), dtype, "identity_grid", names[int(np.argmax(spatial))])
+    grid = np.empty(spatial + (d,), dtype=dtype)
+    for axis, size in enumerate(axis_sizes(spatial)):  # coordinate ``axis`` varies along spatial axis d - 1 - axis
+        shape = [1] * d
+        shape[d - 1 - axis] = size
+        grid[..., axis] = linspace_from_neg_one(size, align_corners, dtype).reshape(shape)
     return grid
 
 
@@ -222,8 +270,8 @@ def linspace_from_neg_one(size, align_corners=False, dtype=np.float64):
     return values
 
 
-def sample_points(rng, N, H, W, H_out, W_out, mode="bilinear", align_corners=False, margin=3):
-    """A random grid (N, H_out, W_out, 2) of points kept off the kinks of ``mode``.
+def sample_points(rng, N, H, W, H_out, W_out, mode="bilinear", align_corners=False, margin=3, D=None, D_out=None):
+    """A random grid (N, H_out, W_out, 2) of points off the kinks of ``mode``; with ``D``, (N, D_out, H_out, W_out, 3).
 
     Points are drawn in pixel units as ``integer + offset`` and then normalised, so they never
     sit where a sample has a kink or a jump: bilinear and bicubic points keep 0.1 pixel away
@@ -245,10 +293,12 @@ def sample_points(rng, N, H, W, H_out, W_out, mode="bilinear", align_corners=Fal
     align_corners : bool
     margin : int
         How many pixels outside the image the points may reach.
+    D, D_out : int, optional
+        Depth of the volume to be sampled and of the grid (both or neither): a volumetric grid.
 
     Returns
     -------
-    ndarray, float64, shape (N, H_out, W_out, 2), last axis (x, y) normalised
+    ndarray, float64, shape (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3), last axis (x, y[, z]) normalised
 
     Examples
     --------
@@ -261,14 +311,18 @@ def sample_points(rng, N, H, W, H_out, W_out, mode="bilinear", align_corners=Fal
     check_bool(align_corners, "sample_points", "align_corners")
     if not isinstance(rng, np.random.Generator):
         fail("sample_points", "rng", "a numpy.random.Generator", f"a {type(rng).__name__}", TypeError)
-    N, H, W, H_out, W_out = (check_int(v, "sample_points", name, minimum=1)
-                             for v, name in zip((N, H, W, H_out, W_out), ("N", "H", "W", "H_out", "W_out")))
+    names = ("N", "H", "W", "H_out", "W_out")
+    values = (N, H, W, H_out, W_out)
+    if D is not None or D_out is not None:
+        names, values = names + ("D", "D_out"), values + (D, D_out)
+    N, H, W, H_out, W_out, *depths = (check_int(v, "sample_points", name, minimum=1) for v, name in zip(values, names))
     margin = check_int(margin, "sample_points", "margin", minimum=0)
-    check_memory((N, H_out, W_out, 4), np.float64, "sample_points", "W_out" if W_out >= H_out else "H_out", "a grid")
-    if mode == "nearest":
-        offsets = rng.uniform(-0.4, 0.4, (N, H_out, W_out, 2))
-    else:
-        offsets = rng.uniform(0.1, 0.9, (N, H_out, W_out, 2))
-    px = rng.integers(-margin, W + margin, (N, H_out, W_out)) + offsets[..., 0]
-    py = rng.integers(-margin, H + margin, (N, H_out, W_out)) + offsets[..., 1]
-    return np.stack([pixel_to_normalized(px, W, align_corners), pixel_to_normalized(py, H, align_corners)], axis=-1)
+    spatial, out = ((H, W), (H_out, W_out)) if not depths else ((depths[0], H, W), (depths[1], H_out, W_out))
+    d = len(spatial)
+    shape = (N,) + out
+    check_memory(shape + (2 * d,), np.float64, "sample_points", "W_out" if W_out >= H_out else "H_out", "a grid")
+    low, high = (-0.4, 0.4) if mode == "nearest" else (0.1, 0.9)
+    offsets = rng.uniform(low, high, shape + (d,))
+    sizes = axis_sizes(spatial)
+    pixels = [rng.integers(-margin, size + margin, shape) + offsets[..., axis] for axis, size in enumerate(sizes)]
+    return np.stack([pixel_to_normalized(p, size, align_corners) for p, size in zip(pixels, sizes)], axis=-1)

@@ -8,17 +8,22 @@ to :data:`FAMILIES` here; everything that iterates over the families picks it up
 ==============  ============================  ==================================  ===========
 family          parameters (no batch axis)    identity                            generator
 ==============  ============================  ==================================  ===========
-``affine``      theta (2, 3)                  [[1, 0, 0], [0, 1, 0]]              affine_grid
+``affine``      theta (2, 3); 3-D: (3, 4)     [[1, 0, 0], [0, 1, 0]]; eye(3, 4)   affine_grid
 ``attention``   (3,) = (s, tx, ty)            (1, 0, 0)                           attention_grid
 ``projective``  (8,) = (h0, ..., h7)          (1, 0, 0, 0, 1, 0, 0, 0)            projective_grid
 ``tps``         offsets (K, 2), K = rows*cols zeros                               tps_grid
-``dense``       flow (H_out, W_out, 2)        zeros                               displacement_grid
+``dense``       flow (H_out, W_out, 2);       zeros                               displacement_grid
+                3-D: (D_out, H_out, W_out, 3)
 ==============  ============================  ==================================  ===========
 
 The first four are *parametric*: a fixed number of parameters in normalised coordinates,
 meaning the same warp at every output size (a spatial transformer's regressor predicts
 them). ``dense`` is a field with one displacement per output pixel, in pixels of the input
 image, so its shape follows the output size and its grid needs the input's size.
+
+``affine`` and ``dense`` are volumetric too (:attr:`TransformFamily.spatial_dims`): a 5-D
+``size`` (N, C, D, H, W), or ``spatial_dims=3`` where no size is given, selects the 3-D form;
+the others are 2-D only and say so.
 
 Examples
 --------
@@ -32,6 +37,8 @@ Examples
 True
 >>> [f.name for f in FAMILIES.values() if f.parametric]
 ['affine', 'attention', 'projective', 'tps']
+>>> family.identity(spatial_dims=3).shape, FAMILIES["dense"].shape((1, 1, 4, 5, 6))
+((3, 4), (4, 5, 6, 3))
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from typing import Callable
 import numpy as np
 
 from ..validation import check_bool, check_choice, check_dtype, check_int, check_memory, fail
+from .coords import SPATIAL_DIMS
 from .grid_affine import affine_grid, attention_grid
 from .grid_displacement import displacement_grid
 from .grid_projective import projective_grid
@@ -69,6 +77,10 @@ class TransformFamily:
         so callers may pass one set of options to every family.
     description : str
         The parameters as the documentation names them.
+    spatial_dims : tuple of int
+        The grids it makes: (2,) for images only, (2, 3) for images and volumes. Every method
+        takes ``spatial_dims``; where it is not given, a ``size`` of 5 ints means 3 and
+        otherwise it is 2.
     """
 
     name: str
@@ -79,6 +91,21 @@ class TransformFamily:
     _identity_row: Callable
     _perturb: Callable
     options: tuple = ()
+    spatial_dims: tuple = (2,)
+
+    def _dims(self, spatial_dims, size, function):
+        """The number of spatial axes asked for: ``spatial_dims``, else from ``size``, else 2; checked."""
+        here = f"TransformFamily({self.name!r}).{function}"
+        argument = "spatial_dims"
+        if spatial_dims is None:
+            argument = "size"
+            spatial_dims = 3 if isinstance(size, (tuple, list)) and len(size) == 5 else 2
+        check_choice(spatial_dims, SPATIAL_DIMS, here, argument)
+        if spatial_dims not in self.spatial_dims:
+            expected = "(N, C, H_out, W_out)" if argument == "size" else "2"
+            fail(here, argument, f"{expected}: the {self.name} family is 2-D only",
+                 size if argument == "size" else spatial_dims)
+        return spatial_dims
 
     def _own(self, options):
         own = {k: v for k, v in options.items() if k in self.options}
@@ -86,19 +113,23 @@ class TransformFamily:
             own["control_points"] = check_control_points(own["control_points"], "TransformFamily")
         return own
 
-    def shape(self, size=None, **options):
-        """Shape of one sample's parameters; ``size`` = (N, C, H_out, W_out) for ``dense``."""
+    def shape(self, size=None, spatial_dims=None, **options):
+        """Shape of one sample's parameters; ``size`` = (N, C, [D_out,] H_out, W_out) for ``dense``."""
         if not self.parametric and size is None:
             fail(f"TransformFamily({self.name!r}).shape", "size", "(N, C, H_out, W_out) for a dense family", size)
-        return tuple(self._shape(size, **self._own(options)))
+        d = self._dims(spatial_dims, size, "shape")
+        if not self.parametric and (not isinstance(size, (tuple, list)) or len(size) != d + 2):
+            fail(f"TransformFamily({self.name!r}).shape", "size",
+                 "(N, C, H_out, W_out)" if d == 2 else "(N, C, D_out, H_out, W_out)", size)
+        return tuple(self._shape(size, d, **self._own(options)))
 
-    def num_params(self, size=None, **options):
+    def num_params(self, size=None, spatial_dims=None, **options):
         """Number of parameters per sample (a spatial transformer's regressor outputs)."""
-        return math.prod(self.shape(size, **options))
+        return math.prod(self.shape(size, spatial_dims, **options))
 
-    def identity(self, batch=None, dtype=np.float64, size=None, **options):
+    def identity(self, batch=None, dtype=np.float64, size=None, spatial_dims=None, **options):
         """The identity parameters, shape ``shape()`` or ``(batch,) + shape()`` (a new array)."""
-        shape = self.shape(size, **options)
+        shape = self.shape(size, spatial_dims, **options)
         here = f"TransformFamily({self.name!r}).identity"
         batch = None if batch is None else check_int(batch, here, "batch", minimum=0)
         check_memory((batch or 1, *shape), check_dtype(dtype, here, "dtype"), here, "batch", "parameters")
@@ -110,19 +141,23 @@ class TransformFamily:
 
         ``input_size`` (N, C, H_in, W_in) is used by ``dense`` only, whose flow is in input
         pixels (default: the output's size); the parametric families are in normalised units.
+        A 5-D ``size`` (N, C, D_out, H_out, W_out) gives a volumetric grid (N, D_out, H_out,
+        W_out, 3), for the families that have one.
         """
+        self._dims(None, size, "grid")
         if self.parametric:
             return self.generator(params, size, align_corners=align_corners, **self._own(options))
         return self.generator(params, input_size=input_size, align_corners=align_corners)
 
-    def near_identity(self, rng, batch, scale=1.0, size=None, **options):
+    def near_identity(self, rng, batch, scale=1.0, size=None, spatial_dims=None, **options):
         """Random float64 parameters around the identity, for tests and gradient checks.
 
         ``scale`` multiplies the perturbation (1: a visible warp that keeps every grid
         well defined, e.g. a projective denominator within [0.6, 1.4]).
         """
-        shape = self.shape(size, **options)
-        return self.identity(batch, np.float64, size, **options) + scale * self._perturb(rng, (batch,) + shape)
+        shape = self.shape(size, spatial_dims, **options)
+        identity = self.identity(batch, np.float64, size, spatial_dims, **options)
+        return identity + scale * self._perturb(rng, (batch,) + shape)
 
 
 def _projective_perturbation(rng, shape):
@@ -134,22 +169,23 @@ def _projective_perturbation(rng, shape):
 FAMILIES = {
     f.name: f
     for f in (
-        TransformFamily("affine", affine_grid, True, "theta (N, 2, 3)",
-                        lambda size: (2, 3), lambda shape: np.eye(2, 3),
-                        lambda rng, shape: 0.2 * rng.standard_normal(shape)),
+        TransformFamily("affine", affine_grid, True, "theta (N, 2, 3), or (N, 3, 4) for volumes",
+                        lambda size, d: (d, d + 1), lambda shape: np.eye(*shape),
+                        lambda rng, shape: 0.2 * rng.standard_normal(shape), spatial_dims=(2, 3)),
         TransformFamily("attention", attention_grid, True, "(N, 3) = (s, tx, ty)",
-                        lambda size: (3,), lambda shape: [1.0, 0.0, 0.0],
+                        lambda size, d: (3,), lambda shape: [1.0, 0.0, 0.0],
                         lambda rng, shape: 0.2 * rng.standard_normal(shape)),
         TransformFamily("projective", projective_grid, True, "(N, 8) = (h0, ..., h7)",
-                        lambda size: (8,), lambda shape: [1.0, 0, 0, 0, 1.0, 0, 0, 0],
+                        lambda size, d: (8,), lambda shape: [1.0, 0, 0, 0, 1.0, 0, 0, 0],
                         _projective_perturbation),
         TransformFamily("tps", tps_grid, True, "offsets (N, K, 2), K = rows * cols",
-                        lambda size, control_points=(4, 4): (control_points[0] * control_points[1], 2),
+                        lambda size, d, control_points=(4, 4): (control_points[0] * control_points[1], 2),
                         np.zeros, lambda rng, shape: 0.1 * rng.standard_normal(shape),
                         options=("control_points",)),
-        TransformFamily("dense", displacement_grid, False, "flow (N, H_out, W_out, 2) in input pixels",
-                        lambda size: (size[2], size[3], 2), np.zeros,
-                        lambda rng, shape: rng.standard_normal(shape)),
+        TransformFamily("dense", displacement_grid, False,
+                        "flow (N, H_out, W_out, 2) in input pixels, or (N, D_out, H_out, W_out, 3) in voxels",
+                        lambda size, d: tuple(size[2:]) + (d,), np.zeros,
+                        lambda rng, shape: rng.standard_normal(shape), spatial_dims=(2, 3)),
     )
 }
 

@@ -3,7 +3,9 @@
 Notation shared by the grid generators: ``p = (x_t, y_t)`` runs over the centres of the
 OUTPUT pixels in normalised coordinates (the identity grid), flattened to P = H * W rows;
 the op returns the source points ``(x_s, y_s)`` as a grid (N, H, W, 2), and ``g`` is the
-upstream gradient dL/dgrid of the same shape.
+upstream gradient dL/dgrid of the same shape. The affine grid is also volumetric, as
+PyTorch's: ``p = (x_t, y_t, z_t)`` over the voxel centres of a D x H x W output, theta
+(N, 3, 4), a grid (N, D, H, W, 3); one op for both.
 """
 
 import warnings
@@ -12,16 +14,16 @@ from functools import lru_cache
 import numpy as np
 
 from ..autograd.function import Function
-from ..validation import check_memory
+from ..validation import check_memory, fail, shape_of
 from .grid_common import as_parameter, base_points, check_generator_args
 
 __all__ = ["AffineGridFunction", "AttentionGridFunction", "affine_grid", "attention_grid"]
 
 
 @lru_cache(maxsize=64)
-def _homogeneous_points(height, width, align_corners, dtype):
-    """The target points as rows (x_t, y_t, 1) of a read-only (3, P) array."""
-    points = base_points(height, width, align_corners, dtype)
+def _homogeneous_points(spatial, align_corners, dtype):
+    """The target points as rows (x_t, y_t[, z_t], 1) of a read-only (d + 1, P) array."""
+    points = base_points(spatial, align_corners, dtype)
     homogeneous = np.concatenate([points.T, np.ones((1, len(points)), dtype=dtype)])
     homogeneous.setflags(write=False)
     return homogeneous
@@ -32,25 +34,29 @@ class AffineGridFunction(Function):
 
         (x_s, y_s) = A (x_t, y_t) + t
 
-    Backward, with p~ = (x_t, y_t, 1) and summing over the P target points:
+    and for a volume, theta (3, 4) = [A | t] with A 3x3: (x_s, y_s, z_s) = A (x_t, y_t, z_t) + t.
 
-        dL/dtheta = sum_p g_p p~^T      (a 2x3 outer-product sum: dL/dA = sum g p^T, dL/dt = sum g)
+    Backward, with p~ = (x_t, y_t, 1) (a volume: (x_t, y_t, z_t, 1)) and summing over the P
+    target points:
+
+        dL/dtheta = sum_p g_p p~^T      (a 2x3 / 3x4 outer-product sum: dL/dA = sum g p^T, dL/dt = sum g)
     """
 
     @staticmethod
-    def forward(ctx, theta, height, width, align_corners):
-        homogeneous = _homogeneous_points(height, width, align_corners, theta.dtype)  # (3, P)
+    def forward(ctx, theta, spatial, align_corners):
+        homogeneous = _homogeneous_points(spatial, align_corners, theta.dtype)  # (d + 1, P)
         ctx.save_for_backward(homogeneous)
-        grid = np.empty((theta.shape[0], height * width, 2), dtype=theta.dtype)
-        # One batched (2, 3) @ (3, P) product written straight into the (N, P, 2) layout.
+        d = len(spatial)
+        grid = np.empty((theta.shape[0], homogeneous.shape[1], d), dtype=theta.dtype)
+        # One batched (d, d + 1) @ (d + 1, P) product written straight into the (N, P, d) layout.
         np.matmul(theta, homogeneous, out=grid.transpose(0, 2, 1))
-        return grid.reshape(theta.shape[0], height, width, 2)
+        return grid.reshape((theta.shape[0],) + tuple(spatial) + (d,))
 
     @staticmethod
     def backward(ctx, g):
         (homogeneous,) = ctx.saved_arrays
-        g = g.reshape(g.shape[0], g.shape[1] * g.shape[2], 2)  # (N, P, 2); explicit P: N may be 0
-        return np.matmul(g.transpose(0, 2, 1), homogeneous.T)  # (N, 2, P) @ (P, 3)
+        g = g.reshape(g.shape[0], homogeneous.shape[1], g.shape[-1])  # (N, P, d); explicit P: N may be 0
+        return np.matmul(g.transpose(0, 2, 1), homogeneous.T)  # (N, d, P) @ (P, d + 1)
 
 
 class AttentionGridFunction(Function):
@@ -66,7 +72,7 @@ class AttentionGridFunction(Function):
 
     @staticmethod
     def forward(ctx, params, height, width, align_corners):
-        points = base_points(height, width, align_corners, params.dtype)
+        points = base_points((height, width), align_corners, params.dtype)
         ctx.save_for_backward(points)
         s, t = params[:, 0], params[:, 1:]
         grid = s[:, None, None] * points + t[:, None, :]
@@ -84,17 +90,19 @@ class AttentionGridFunction(Function):
 
 
 def affine_grid(theta, size, align_corners=False):
-    """Sampling grid of an affine transformation, as PyTorch's ``affine_grid`` (2-D case).
+    """Sampling grid of an affine transformation, as PyTorch's ``affine_grid`` (2-D and 3-D).
 
     Parameters
     ----------
-    theta : Tensor or ndarray, shape (N, 2, 3)
+    theta : Tensor or ndarray, shape (N, 2, 3), or (N, 3, 4) for a volume
         Per-sample matrices ``[A | t]`` mapping target to source points in normalised
-        coordinates; the identity is ``[[1, 0, 0], [0, 1, 0]]``. float32 or float64.
-    size : tuple of 4 ints
-        (N, C, H, W) of the OUTPUT; the grid has H x W points whatever the input image's size.
-        Sizes of 0 give an empty grid (PyTorch's ``affine_grid`` refuses them; an empty batch
-        then flows through a spatial transformer here).
+        coordinates; the identity is ``[[1, 0, 0], [0, 1, 0]]`` (``numpy.eye(3, 4)`` for a
+        volume). float32 or float64.
+    size : tuple of 4 or 5 ints
+        (N, C, H, W) of the OUTPUT, or (N, C, D, H, W) for a volumetric grid; the grid has
+        H x W (D x H x W) points whatever the input image's size. Sizes of 0 give an empty
+        grid (PyTorch's ``affine_grid`` refuses them; an empty batch then flows through a
+        spatial transformer here).
     align_corners : bool
         Whether -1 and +1 are the corner pixel centres (True) or the image edges (False).
         With True and a 1-pixel axis a ``UserWarning`` says that the axis has no extent, as
@@ -102,10 +110,11 @@ def affine_grid(theta, size, align_corners=False):
 
     Returns
     -------
-    Tensor, shape (N, H, W, 2)
-        ``grid[n, i, j] = theta[n] @ (x_j, y_i, 1)``, last axis (x, y); theta's dtype. For the
-        identity ``theta`` this is :func:`~stn_np.sampling.coords.identity_grid`, PyTorch's
-        identity grid bit for bit.
+    Tensor, shape (N, H, W, 2) or (N, D, H, W, 3)
+        ``grid[n, i, j] = theta[n] @ (x_j, y_i, 1)``, last axis (x, y) (a volume:
+        ``grid[n, k, i, j] = theta[n] @ (x_j, y_i, z_k, 1)``, last axis (x, y, z)); theta's
+        dtype. For the identity ``theta`` this is
+        :func:`~stn_np.sampling.coords.identity_grid`, PyTorch's identity grid bit for bit.
 
     Examples
     --------
@@ -114,16 +123,35 @@ def affine_grid(theta, size, align_corners=False):
     >>> affine_grid(theta, (1, 1, 1, 2)).data[0, 0]
     array([[0., 0.],
            [1., 0.]])
+    >>> affine_grid(np.eye(3, 4)[None], (1, 1, 2, 1, 1)).data[0, :, 0, 0]  # z runs along the depth
+    array([[ 0. ,  0. , -0.5],
+           [ 0. ,  0. ,  0.5]])
     """
-    (n, _, h, w), align_corners = check_generator_args(size, align_corners, "affine_grid")
-    if align_corners and min(h, w) == 1:
+    size, align_corners = check_generator_args(size, align_corners, "affine_grid", spatial_dims=(2, 3))
+    n, spatial = size[0], size[2:]
+    d = len(spatial)
+    theta_dims = _theta_dims(theta)
+    if theta_dims not in (None, d):  # a well-formed theta of the other kind: the size is the odd one out
+        layout = "(N, C, H, W)" if theta_dims == 2 else "(N, C, D, H, W)"
+        fail("affine_grid", "size", f"{layout} to match theta of shape (N, {theta_dims}, {theta_dims + 1})", size)
+    if align_corners and min(spatial) == 1:
         warnings.warn(f"affine_grid: size: an axis of 1 pixel with align_corners=True (size {tuple(size)}) has no "
                       "extent in normalised coordinates: -1 and +1 both name its one pixel centre, whose base "
                       "coordinate is 0 (as in PyTorch since 1.3.0; it was -1 before). align_corners=False gives "
                       "the axis its usual extent.", UserWarning, stacklevel=2)
-    theta = as_parameter(theta, "affine_grid", "theta", (n, 2, 3), f"(N, 2, 3) with N = size[0] = {n}")
-    check_memory((n, h, w, 2), theta.dtype, "affine_grid", "size", "a grid")
-    return AffineGridFunction.apply(theta, height=h, width=w, align_corners=align_corners)
+    described = f"(N, {d}, {d + 1}) with N = size[0] = {n}" + (" (a volumetric size)" if d == 3 else "")
+    theta = as_parameter(theta, "affine_grid", "theta", (n, d, d + 1), described)
+    check_memory((n,) + spatial + (d,), theta.dtype, "affine_grid", "size", "a grid")
+    return AffineGridFunction.apply(theta, spatial=spatial, align_corners=align_corners)
+
+
+def _theta_dims(theta):
+    """2 or 3 when ``theta`` has the shape (N, 2, 3) or (N, 3, 4), else None (``as_parameter`` says what is wrong)."""
+    try:
+        shape = shape_of(theta)
+    except (TypeError, ValueError):
+        return None
+    return next((d for d in (2, 3) if len(shape) == 3 and tuple(shape[1:]) == (d, d + 1)), None)
 
 
 def attention_grid(params, size, align_corners=False):

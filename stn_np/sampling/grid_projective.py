@@ -41,7 +41,7 @@ class ProjectiveGridFunction(Function):
 
     @staticmethod
     def forward(ctx, h, height, width, align_corners):
-        points = base_points(height, width, align_corners, h.dtype)
+        points = base_points((height, width), align_corners, h.dtype)
         x, y = points[:, 0], points[:, 1]  # (P,)
         h = h[:, :, None]  # (N, 8, 1) so that h[:, k] broadcasts over the points
         u = h[:, 0] * x + h[:, 1] * y + h[:, 2]

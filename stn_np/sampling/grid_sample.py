@@ -7,6 +7,8 @@ operator ``S`` of :mod:`stn_np.sampling.matrix`, built from each kernel's taps a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd.function import Function
@@ -41,28 +43,33 @@ class GridSampleFunction(Function):
     factor folded in (0 where padding clipped the position, -1 where reflection mirrored it);
     ``y`` alike (:meth:`SamplingOperator.grid_gradient`). Inputs: U (N, C, H, W), grid
     (N, H_out, W_out, 2); keyword constants ``kernel``, ``padding_mode``, ``align_corners``.
+
+    Volumes are the same op one axis up: U (N, C, D, H, W), grid (N, D_out, H_out, W_out, 3)
+    with the last axis (x, y, z), ``V_i^c = sum_l sum_n sum_m U_pad(l, n, m)^c k(x_i - m)
+    k(y_i - n) k(z_i - l)``, ``ntaps**3`` entries a row of ``S``, and ``S_z`` beside ``S_x``
+    and ``S_y``: every step loops over the spatial axes.
     """
 
     @staticmethod
     def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False, subgradient="pytorch"):
-        N, C, H, W = U.shape
-        _, Ho, Wo, _ = grid.shape
+        N, C, *spatial = U.shape
+        out = grid.shape[1:-1]
         position_derivatives = ctx.needs_input_grad[1] and kernel.has_position_gradient
-        op = build_operator(grid, H, W, kernel, padding_mode, align_corners, position_derivatives, subgradient)
+        op = build_operator(grid, spatial, kernel, padding_mode, align_corners, position_derivatives, subgradient)
         X = frame_image(U, op.frame, padding_mode, align_corners)
-        Y = op.S @ X  # (N*Ho*Wo, C)
+        Y = op.S @ X  # (N * prod(out), C)
         ctx.op, ctx.grid_shape, ctx.image_shape = op, grid.shape, U.shape
         ctx.padding, ctx.kernel = (padding_mode, align_corners), kernel
         if position_derivatives:
             ctx.save_for_backward(X)
-        return np.ascontiguousarray(Y.reshape(N, Ho * Wo, C).transpose(0, 2, 1)).reshape(N, C, Ho, Wo)
+        return np.ascontiguousarray(Y.reshape(N, math.prod(out), C).transpose(0, 2, 1)).reshape((N, C) + out)
 
     @staticmethod
     def backward(ctx, g):
-        N, C, H, W = ctx.image_shape
+        N, C = ctx.image_shape[:2]
         op = ctx.op
-        _, Ho, Wo, _ = ctx.grid_shape
-        G = g.reshape(N, C, Ho * Wo).transpose(0, 2, 1).reshape(N * Ho * Wo, C)
+        points = math.prod(ctx.grid_shape[1:-1])
+        G = g.reshape(N, C, points).transpose(0, 2, 1).reshape(N * points, C)
         gU = ggrid = None
         if ctx.needs_input_grad[0]:
             gU = unframe_gradient(op.S.T @ G, ctx.image_shape, op.frame, *ctx.padding)
@@ -114,13 +121,22 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     identity grid every point sits on a kink, so this choice alone decides the gradient that
     starts a spatial transformer's training.
 
+    Volumes, as in PyTorch: a 5-D input (N, C, D, H, W) is sampled at a grid (N, D_out, H_out,
+    W_out, 3) whose last axis is (x, y, z), z along the depth, with the triple sum
+    ``V_i^c = sum_l sum_n sum_m U_lnm^c k(x_i^s - m) k(y_i^s - n) k(z_i^s - l)``: "bilinear"
+    is trilinear there (8 taps), "nearest" the nearest voxel, and the padding modes,
+    ``align_corners``, the subgradient conventions and empty shapes mean what they mean in
+    2-D, axis by axis. PyTorch's volumetric kernel rounds the unnormalisation as written
+    (no fused multiply-add), and so does this one for 5-D inputs. There is no 3-D bicubic
+    (PyTorch has none); a Kernel of your own works.
+
     Parameters
     ----------
-    input : Tensor or ndarray, shape (N, C, H, W)
-        float32 or float64; H, W >= 1; N or C may be 0 (an empty result, as in PyTorch).
-    grid : Tensor or ndarray, shape (N, H_out, W_out, 2)
-        Same dtype as ``input``; last axis (x, y); H_out or W_out may be 0. A positive x
-        translation of the grid moves the content left.
+    input : Tensor or ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+        float32 or float64; spatial sides >= 1; N or C may be 0 (an empty result, as in PyTorch).
+    grid : Tensor or ndarray, shape (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3)
+        Same dtype as ``input``; last axis (x, y) or (x, y, z); output sides may be 0. A
+        positive x translation of the grid moves the content left.
     mode : {"bilinear", "nearest", "bicubic"} or Kernel
         ``bilinear``: ``k(d) = max(0, 1 - |d|)``, ``k'(d) = -sign(d)`` (at the kinks as
         ``subgradient`` says). ``nearest``: the paper's integer kernel, ``V = U at
@@ -137,11 +153,12 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     Returns
     -------
-    Tensor, shape (N, C, H_out, W_out), the input's dtype
+    Tensor, shape (N, C, H_out, W_out) or (N, C, D_out, H_out, W_out), the input's dtype
         Equal to PyTorch 2.x's ``torch.nn.functional.grid_sample`` in values and in both
         gradients (with ``subgradient="pytorch"``), apart from the ``nearest`` ties above:
         to 1e-12 relative in float64 at every point of the stored references, kinks, edges,
-        ties and PyTorch's own identity grid included (``tests/test_grid_sample_kinks.py``).
+        ties and PyTorch's own identity grid included (``tests/test_grid_sample_kinks.py``;
+        volumes: ``tests/test_grid_sample_3d.py``).
 
     Notes
     -----
@@ -158,15 +175,17 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     With ``nearest`` and ``reflection``, positions are mirrored into the image before
     rounding (as in PyTorch), so the round-half-up rule applies to the mirrored position.
 
-    Cost: one sparse product with ``ntaps**2`` non-zeros per output point forward; one for
-    the input gradient and two for the grid gradient backward (with ``"central"`` the window
+    Cost: one sparse product with ``ntaps**d`` non-zeros per output point forward (``d`` = 2
+    or 3 spatial axes: 4 or 8 for bilinear); one for the input gradient and ``d`` for the grid
+    gradient backward (with ``"central"`` the window
     is one tap wider on each side); no dense (output x input) array is made. Computation stays
     in the input's dtype.
 
     Raises
     ------
     ValueError
-        For wrong shapes (naming the argument and the expected shape), an unknown ``mode``,
+        For wrong shapes (naming the argument and the expected shape), an unknown ``mode``
+        (or "bicubic" for a volume),
         ``padding_mode`` or ``subgradient``.
     TypeError
         For dtypes other than float32/float64, or an input and grid of different dtypes.
@@ -194,11 +213,12 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     pytorch 3.0
     central 2.5
     """
-    kernel = resolve_kernel(mode, "grid_sample")
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "grid_sample")
     subgradient = check_subgradient(subgradient, "grid_sample")
     input, grid = check_image_and_grid(input, grid, "grid_sample")
-    check_memory(grid.shape[:3] + (input.shape[1] + 2 * kernel.ntaps**2,), input.dtype, "grid_sample", "grid",
+    d = grid.ndim - 2
+    kernel = resolve_kernel(mode, "grid_sample", d)
+    check_memory(grid.shape[:-1] + (input.shape[1] + 2 * kernel.ntaps**d,), input.dtype, "grid_sample", "grid",
                  "an output and its sampling operator")
     return GridSampleFunction.apply(input, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners,
                                     subgradient=subgradient)

@@ -119,7 +119,7 @@ def tps_matrix(points, control_points=(4, 4)):
 @lru_cache(maxsize=16)
 def _grid_matrix(height, width, control_points, align_corners, dtype):
     """M for the target pixel centres of an H x W grid, cached read-only in ``dtype``."""
-    points = base_points(height, width, align_corners, np.float64)
+    points = base_points((height, width), align_corners, np.float64)
     matrix = tps_matrix(points, control_points).astype(dtype)
     matrix.setflags(write=False)
     return matrix
@@ -188,7 +188,7 @@ def tps_grid(offsets, size, control_points=(4, 4), align_corners=False):
                            f"(N, K, 2) with N = size[0] = {n} and K = {rows} * {cols} = {k}")
     check_memory((h * w, 2 * n + k + 3), offsets.dtype, "tps_grid", "size", "a grid and its spline matrix")
     matrix = _grid_matrix(h, w, (rows, cols), align_corners, offsets.dtype)
-    points = base_points(h, w, align_corners, offsets.dtype)
+    points = base_points((h, w), align_corners, offsets.dtype)
     return TPSGridFunction.apply(offsets, matrix=matrix, points=points, shape=(h, w))
 
 

@@ -19,6 +19,10 @@ generator              parameters       source point (x_s, y_s)
 
 Every generator gives :func:`~stn_np.sampling.coords.identity_grid` exactly for its identity
 parameters (identity theta, (1, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0), zero offsets, zero flow).
+
+``affine_grid`` and ``displacement_grid`` make volumetric grids too, (N, D, H, W, 3) with the
+last axis (x, y, z): from theta (N, 3, 4) and a size (N, C, D, H, W), and from a flow
+(N, D, H, W, 3) in voxels of the input volume.
 """
 
 from .grid_affine import AffineGridFunction, AttentionGridFunction, affine_grid, attention_grid

@@ -372,17 +372,26 @@ BICUBIC = BicubicKernel(-0.75)
 KERNELS = {"bilinear": BILINEAR, "nearest": INTEGER, "bicubic": BICUBIC}
 
 
-def resolve_kernel(mode, function):
+def resolve_kernel(mode, function, spatial_dims=2):
     """The :class:`Kernel` a sampler's ``mode`` names: a key of :data:`KERNELS` or a Kernel itself.
+
+    For volumes (``spatial_dims=3``) PyTorch's ``grid_sample`` has "bilinear" (trilinear) and
+    "nearest" only; bicubic is refused here as there (stn_np's samplers would compute a
+    tricubic sample, but no reference defines it). A Kernel of your own works in 3-D too.
 
     Raises
     ------
     ValueError
-        When ``mode`` is neither (the message names ``function`` and the known modes).
+        When ``mode`` is neither (the message names ``function`` and the known modes), or is
+        bicubic for a volume.
     """
     if isinstance(mode, Kernel):
-        return mode
-    if isinstance(mode, str) and mode in KERNELS:
-        return KERNELS[mode]
-    fail(function, "mode", f"one of {', '.join(map(repr, KERNELS))} or a Kernel", describe(mode))
-
+        kernel = mode
+    elif isinstance(mode, str) and mode in KERNELS:
+        kernel = KERNELS[mode]
+    else:
+        fail(function, "mode", f"one of {', '.join(map(repr, KERNELS))} or a Kernel", describe(mode))
+    if spatial_dims == 3 and isinstance(kernel, BicubicKernel):
+        fail(function, "mode", "'bilinear' (trilinear), 'nearest' or a Kernel of your own for a volume "
+             "(N, C, D, H, W): PyTorch has no 3-D bicubic", describe(mode))
+    return kernel

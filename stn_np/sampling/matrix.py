@@ -2,19 +2,26 @@ r"""The sampler as a sparse linear operator: ``vec(V) = S vec(U)``.
 
 For a fixed grid the sample ``V_i^c = sum_n sum_m U_pad(n, m)^c k(x_i - m) k(y_i - n)`` is
 linear in the image, and because ``k`` has a small support each output point reads only a
-few pixels: ``S`` has one row per output point and, per row, ``ntaps**2`` entries
-``k(x_i - m) k(y_i - n)`` (4 for bilinear, 16 for bicubic, 1 for nearest).
+few pixels: ``S`` has one row per output point and, per row, ``ntaps**d`` entries, the
+product of one kernel weight per spatial axis, ``k(x_i - m) k(y_i - n)`` for an image
+(``d = 2``: 4 for bilinear, 16 for bicubic, 1 for nearest) and ``k(x_i - m) k(y_i - n)
+k(z_i - l)`` for a volume (``d = 3``: 8 for trilinear). Images and volumes are one mechanism:
+every step below is a loop over the spatial axes.
 
 The fast sampler builds ``S`` on the *framed* image (:mod:`stn_np.sampling.padding`): the
 image with a thin frame of ``U_pad`` around it, in which each point's taps form one
-``ntaps x ntaps`` block of consecutive rows and columns, so no tap needs a padding lookup.
-Then ``V = S @ X`` over all channels at once (``X`` the framed image, pixels x channels),
-``dL/dX = S^T @ g``, and the grid gradient uses ``dS/dx`` and ``dS/dy`` with the same
-sparsity, built in the backward pass (:meth:`SamplingOperator.grid_gradient`). :func:`sampling_matrix` folds the frame back (``S R`` with ``R`` the
-framing matrix) and hands users ``S`` on the image itself.
+``ntaps x ... x ntaps`` block of consecutive rows, columns (and slices), so no tap needs a
+padding lookup. Then ``V = S @ X`` over all channels at once (``X`` the framed image,
+pixels x channels), ``dL/dX = S^T @ g``, and the grid gradient uses ``dS/dx``, ``dS/dy``
+(and ``dS/dz``) with the same sparsity, built in the backward pass
+(:meth:`SamplingOperator.grid_gradient`). :func:`sampling_matrix` folds the frame back
+(``S R`` with ``R`` the framing matrix) and hands users ``S`` on the image itself.
 """
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,7 +32,7 @@ from .kernels import resolve_kernel
 from .padding import check_padding, fold_coordinates, frame_width, pad_index
 from .subgradients import kink_tolerance, snap_to_kinks, zero_at_bounds
 
-__all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_matrix"]
+__all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_matrix", "tap_products"]
 
 
 class SamplingOperator:
@@ -34,11 +41,11 @@ class SamplingOperator:
     Attributes
     ----------
     S : scipy.sparse.csr_array
-        Shape ``(N * H_out * W_out, N * (H + 2 f) * (W + 2 f) + 1)``, block-diagonal over the
-        batch: its columns are the rows of the framed buffer of
-        :func:`stn_np.sampling.padding.frame_image` (``f = frame``), the last one the zero
-        sink that dead (NaN) points read. Entry ``(p, tap (i, j))`` is
-        ``k(y_p - n_i) k(x_p - m_j)``.
+        Shape ``(N * prod(out), N * prod(S_i + 2 f) + 1)``, block-diagonal over the batch: its
+        columns are the rows of the framed buffer of :func:`stn_np.sampling.padding.frame_image`
+        (``f = frame``, ``S_i`` the image's spatial sides), the last one the zero sink that
+        dead (NaN) points read. Entry ``(p, tap (i, j))`` is ``k(y_p - n_i) k(x_p - m_j)``
+        (a volume: ``(p, tap (h, i, j))``, times ``k(z_p - l_h)``).
     frame : int
         Width of the frame.
     """
@@ -46,33 +53,56 @@ class SamplingOperator:
     def __init__(self, S, frame, taps):
         self.S = S
         self.frame = frame
-        self._taps = taps  # (wx, dwx, wy, dwy): per-axis k and k' times d(pixel)/d(coord)
+        self._taps = taps  # per spatial axis (slowest first): (k, k' times d(pixel)/d(coord))
 
     def grid_gradient(self, X, G):
-        """``dL/dgrid`` (shape (P, 2)) from the framed image ``X`` and ``G = dL/dV`` (P, C).
+        """``dL/dgrid`` (shape (P, d), last axis (x, y[, z])) from the framed image ``X`` and ``G = dL/dV`` (P, C).
 
         ``dL/dx_p = sum_c G[p, c] (S_x X)[p, c]`` where ``S_x`` has the sparsity of ``S`` and
-        entries ``k(y - n) k'(x - m) dx/dgrid_x`` (the chain rule through unnormalisation and
-        padding folded in); ``y`` alike with ``S_y``. Both are built here, one after the other
-        in one buffer, sharing ``S``'s indices.
+        entries ``k'(x - m) dx/dgrid_x`` times the other axes' ``k`` (the chain rule through
+        unnormalisation and padding folded in); ``y`` (and ``z``) alike. Each is built here
+        in turn, in one buffer sharing ``S``'s indices.
         """
-        wx, dwx, wy, dwy = self._taps
-        if dwx is None:
+        weights = [w for w, _ in self._taps]
+        if any(dw is None for _, dw in self._taps):
             raise RuntimeError("grid_gradient: the operator was built without position derivatives")
         S = self.S
-        P, T = wx.shape[1], wx.shape[0]
-        values = np.empty((P, T, T), dtype=S.dtype)
+        d = len(weights)
+        values = np.empty((weights[0].shape[1],) + (weights[0].shape[0],) * d, dtype=S.dtype)
         derivative = sp.csr_array((values.reshape(-1), S.indices, S.indptr), shape=S.shape, copy=False)
-        out = np.empty((P, 2), dtype=S.dtype)
-        for axis, (a, b) in enumerate(((wy, dwx), (dwy, wx))):
-            for i in range(T):
-                for j in range(T):
-                    np.multiply(a[i], b[j], out=values[:, i, j])
+        out = np.empty((values.shape[0], d), dtype=S.dtype)
+        for axis in range(d):  # grid coordinate ``axis`` moves along spatial axis d - 1 - axis
+            factors = list(weights)
+            factors[d - 1 - axis] = self._taps[d - 1 - axis][1]
+            tap_products(factors, values)
             out[:, axis] = np.einsum("pc,pc->p", G, derivative @ X)
         return out
 
 
-def _axis_taps(coord, size, kernel, padding_mode, align_corners, subgradient, position_derivatives, itype):
+def tap_products(factors, out):
+    """``out[p, j_0, ..., j_{d-1}] = factors[0][j_0, p] * ... * factors[d-1][j_{d-1}, p]``.
+
+    The separable kernel's weight of every tap of every point, as one product per axis: the
+    partial products of the slower axes are formed once per tap of theirs, then each is
+    multiplied by the fastest axis's weights straight into ``out`` (4 products a point for
+    bilinear in 2-D, 4 + 8 in 3-D). ``factors`` are (T, P) arrays, ``out`` is (P, T, ..., T).
+    """
+    *slower, fastest = factors
+    T = fastest.shape[0]
+    partials = {(): None}
+    for factor in slower:  # products over the slower axes, keyed by their tap indices
+        partials = {key + (j,): factor[j] if part is None else part * factor[j]
+                    for key, part in partials.items() for j in range(T)}
+    for key, part in partials.items():
+        for j in range(T):
+            if part is None:
+                out[(slice(None),) + key + (j,)] = fastest[j]
+            else:
+                np.multiply(part, fastest[j], out=out[(slice(None),) + key + (j,)])
+
+
+def _axis_taps(coord, size, kernel, padding_mode, align_corners, subgradient, position_derivatives, itype,
+               spatial_dims):
     """Taps along one axis: the first tap's position, k, and k' times d(pixel)/d(coord).
 
     Returns ``first`` ((P,), ``itype``, in pixels of the image, not the frame), ``live``
@@ -83,7 +113,7 @@ def _axis_taps(coord, size, kernel, padding_mode, align_corners, subgradient, po
     """
     dtype = coord.dtype
     scale = coordinate_scale(size, align_corners)
-    pixel = normalized_to_pixel(coord, size, align_corners)
+    pixel = normalized_to_pixel(coord, size, align_corners, spatial_dims)
     if scale == 0:  # a one-pixel axis with align_corners: keep +-inf infinite (inf * 0 is NaN)
         pixel = np.where(np.isinf(coord), coord, pixel)
     central = position_derivatives and subgradient == "central"
@@ -104,77 +134,89 @@ def _axis_taps(coord, size, kernel, padding_mode, align_corners, subgradient, po
     return first, live, w, dw
 
 
-def build_operator(grid, height, width, kernel, padding_mode, align_corners, position_derivatives=False,
+def build_operator(grid, spatial, kernel, padding_mode, align_corners, position_derivatives=False,
                    subgradient="pytorch"):
-    """Build the :class:`SamplingOperator` of ``grid`` (ndarray (N, H_out, W_out, 2)) on H x W images.
+    """Build the :class:`SamplingOperator` of ``grid`` (ndarray (N, ..., d)) on images of spatial shape ``spatial``.
 
-    With ``position_derivatives`` it keeps what :meth:`SamplingOperator.grid_gradient` needs,
+    ``spatial`` is (H, W) for a grid (N, H_out, W_out, 2) and (D, H, W) for a grid
+    (N, D_out, H_out, W_out, 3): one mechanism for both, a loop over the spatial axes. With
+    ``position_derivatives`` it keeps what :meth:`SamplingOperator.grid_gradient` needs,
     under the ``subgradient`` convention (:mod:`stn_np.sampling.subgradients`; "central"
     widens every point's window by one tap on each side). No array bigger than
-    ``N H_out W_out T**2`` is made (``T`` taps per axis).
+    ``N prod(out) T**d`` is made (``T`` taps per axis).
     """
-    N, Ho, Wo, _ = grid.shape
-    P = N * Ho * Wo
+    N, *out, d = grid.shape
+    P = N * math.prod(out)
     wide = position_derivatives and subgradient == "central"
     T = kernel.ntaps + (2 if wide else 0)
     frame = frame_width(kernel.radius, padding_mode) + (1 if wide else 0)
-    Hp, Wp = height + 2 * frame, width + 2 * frame
-    sink = N * Hp * Wp
-    nnz = P * T * T
+    framed = [s + 2 * frame for s in spatial]
+    strides = [math.prod(framed[i + 1:]) for i in range(d)]  # buffer rows per step along each spatial axis
+    sink = N * math.prod(framed)
+    nnz = P * T**d
     itype = np.int32 if max(sink + 1, nnz + 1) < 2**31 else np.int64
-    flat = grid.reshape(P, 2)
-    args = (kernel, padding_mode, align_corners, subgradient, position_derivatives, itype)
-    first_x, live_x, wx, dwx = _axis_taps(flat[:, 0], width, *args)
-    base, live_y, wy, dwy = _axis_taps(flat[:, 1], height, *args)
+    flat = grid.reshape(P, d)
+    args = (kernel, padding_mode, align_corners, subgradient, position_derivatives, itype, d)
+    # spatial axis i is read by grid coordinate d - 1 - i (axis_sizes): slowest axis first
+    taps = [_axis_taps(flat[:, d - 1 - i], spatial[i], *args) for i in range(d)]
 
-    # In the framed buffer the taps of a point form a T x T block: tap (i, j) of point p is
-    # buffer row base[p] + i * Wp + j, with base the first tap of image batch(p).
+    # In the framed buffer the taps of a point form a T x ... x T block: tap (j_0, ..., j_{d-1})
+    # of point p is buffer row base[p] + sum_i j_i strides[i], with base the first tap of image batch(p).
+    base = taps[0][0]
     base += itype(frame)
-    base *= itype(Wp)
-    base += first_x
-    base += itype(frame)
+    for i in range(1, d):
+        base *= itype(framed[i])
+        base += taps[i][0]
+        base += itype(frame)
     if N > 1:
-        base.reshape(N, Ho * Wo)[...] += np.arange(0, sink, Hp * Wp, dtype=itype)[:, None]
-    # CSR order: row p holds its taps (i, j); one long strided pass per tap
-    indices = np.empty((P, T, T), dtype=itype)
-    data = np.empty((P, T, T), dtype=grid.dtype)
-    for i in range(T):
-        for j in range(T):
-            np.add(base, itype(i * Wp + j), out=indices[:, i, j])
-            np.multiply(wy[i], wx[j], out=data[:, i, j])  # k(y - n) k(x - m)
-    if live_x is not None or live_y is not None:
-        dead = ~live_x if live_y is None else (~live_y if live_x is None else ~(live_x & live_y))
-        indices[dead] = sink  # NaN points read only the zero sink
-    indptr = np.arange(0, nnz + 1, T * T, dtype=itype)
+        base.reshape(N, P // N)[...] += np.arange(0, sink, sink // N, dtype=itype)[:, None]
+    # CSR order: row p holds its taps in C order; one long strided pass per tap
+    indices = np.empty((P,) + (T,) * d, dtype=itype)
+    data = np.empty((P,) + (T,) * d, dtype=grid.dtype)
+    for tap in itertools.product(range(T), repeat=d):
+        np.add(base, itype(sum(j * stride for j, stride in zip(tap, strides))), out=indices[(slice(None),) + tap])
+    tap_products([w for _, _, w, _ in taps], data)  # k(z - l) k(y - n) k(x - m)
+    lives = [live for _, live, _, _ in taps if live is not None]
+    if lives:
+        indices[~np.logical_and.reduce(lives)] = sink  # NaN points read only the zero sink
+    indptr = np.arange(0, nnz + 1, T**d, dtype=itype)
     S = sp.csr_array((data.reshape(nnz), indices.reshape(nnz), indptr), shape=(P, sink + 1), copy=False)
-    return SamplingOperator(S, frame, (wx, dwx, wy, dwy))
+    return SamplingOperator(S, frame, [(w, dw) for _, _, w, dw in taps])
 
 
-def framing_matrix(batch, height, width, frame, padding_mode, align_corners, dtype):
-    """The sparse 0/1 matrix R with ``vec(framed buffer) = R vec(U)`` (one channel).
+def framing_matrix(batch, spatial, frame, padding_mode, align_corners, dtype):
+    """The sparse 0/1 matrix R with ``vec(framed buffer) = R vec(U)`` (one channel; ``spatial`` = (H, W) or (D, H, W)).
 
     Row ``(n, a, b)`` of the framed buffer copies pixel ``pad_index(a - frame, b - frame)`` of
-    image ``n`` (no pixel for zeros padding outside the image, nor for the final sink row).
+    image ``n`` (no pixel for zeros padding outside the image, nor for the final sink row);
+    a volume alike with three indices.
     """
-    rows, inside_r = pad_index(np.arange(-frame, height + frame), height, padding_mode, align_corners)
-    cols, inside_c = pad_index(np.arange(-frame, width + frame), width, padding_mode, align_corners)
-    pixel = (np.arange(batch)[:, None, None] * (height * width) + rows[None, :, None] * width + cols[None, None, :])
-    keep = np.ones(pixel.shape, dtype=bool)
-    if inside_r is not None:
-        keep &= inside_r[None, :, None] & inside_c[None, None, :]
+    d = len(spatial)
+    pixel = np.arange(batch).reshape((batch,) + (1,) * d) * math.prod(spatial)
+    keep = np.ones((1,) * (d + 1), dtype=bool)
+    for i, size in enumerate(spatial):
+        index, inside = pad_index(np.arange(-frame, size + frame), size, padding_mode, align_corners)
+        shape = [1] * (d + 1)
+        shape[i + 1] = index.size
+        pixel = pixel + index.reshape(shape) * math.prod(spatial[i + 1:])
+        if inside is not None:
+            keep = keep & inside.reshape(shape)
+    keep = np.broadcast_to(keep, pixel.shape)
     framed = np.flatnonzero(keep.ravel())
-    shape = (pixel.size + 1, batch * height * width)
+    shape = (pixel.size + 1, batch * math.prod(spatial))
     return sp.csr_array((np.ones(framed.size, dtype=dtype), (framed, pixel.ravel()[framed])), shape=shape)
 
 
-def _input_hw(input_size, batch):
+def _input_spatial(input_size, batch, d):
+    layouts = {2: "(H, W) or (N, C, H, W) of ints with H, W >= 1", 3: "(D, H, W) or (N, C, D, H, W) of ints with "
+                                                                     "D, H, W >= 1"}
     size = tuple(input_size) if isinstance(input_size, (tuple, list)) else None
-    ok = size is not None and len(size) in (2, 4) and all(isinstance(s, (int, np.integer)) for s in size)
-    ok = ok and min(size[-2:]) >= 1 and min(size) >= 0 and (len(size) == 2 or size[0] == batch)
+    ok = size is not None and len(size) in (d, d + 2) and all(isinstance(s, (int, np.integer)) for s in size)
+    ok = ok and min(size[-d:]) >= 1 and min(size) >= 0 and (len(size) == d or size[0] == batch)
     if not ok:
         fail("sampling_matrix", "input_size",
-             f"(H, W) or (N, C, H, W) of ints with H, W >= 1 and N = {batch}, the grid's batch size", input_size)
-    return int(size[-2]), int(size[-1])
+             f"{layouts[d]} and N = {batch}, the grid's batch size", input_size)
+    return tuple(int(s) for s in size[-d:])
 
 
 def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", align_corners=False):
@@ -186,11 +228,14 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
 
     Parameters
     ----------
-    grid : Tensor or ndarray, shape (N, H_out, W_out, 2)
-        Normalised coordinates, last axis (x, y), float32 or float64. N, H_out, W_out may be 0.
+    grid : Tensor or ndarray, shape (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3)
+        Normalised coordinates, last axis (x, y) or (x, y, z), float32 or float64. N and the
+        output sides may be 0.
     input_size : tuple
-        ``(H, W)`` or ``(N, C, H, W)`` of the images to be sampled (H, W >= 1).
+        ``(H, W)`` or ``(N, C, H, W)`` of the images to be sampled (H, W >= 1); for a
+        volumetric grid ``(D, H, W)`` or ``(N, C, D, H, W)``.
     mode : {"bilinear", "nearest", "bicubic"} or Kernel
+        (no "bicubic" for volumes, as in PyTorch)
     padding_mode : {"zeros", "border", "reflection"}
     align_corners : bool
         As in :func:`stn_np.functional.grid_sample`.
@@ -201,7 +246,9 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
         Row ``(n, i, j)`` (flattened in C order) holds the weights
         ``k(x - m) k(y - r)`` of output pixel ``(i, j)`` of image ``n`` on input pixels
         ``(n, r, m)``, summed where padding maps several taps onto one pixel; at most 4
-        non-zeros a row for bilinear, 16 for bicubic, 1 for nearest. The same ``S`` serves
+        non-zeros a row for bilinear, 16 for bicubic, 1 for nearest. A volume alike:
+        (N * D_out * H_out * W_out, N * D * H * W), rows ``(n, h, i, j)``, weights
+        ``k(x - m) k(y - r) k(z - l)``, at most 8 non-zeros a row for trilinear. The same ``S`` serves
         every channel: ``V[:, c].reshape(-1) == S @ U[:, c].reshape(-1)``, and the gradient of
         ``<V, G>`` with respect to ``U[:, c]`` is ``S.T @ G[:, c].reshape(-1)``.
 
@@ -216,12 +263,13 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
     (On a 3-pixel axis PyTorch's identity grid, and so ours, puts a point an ulp off its
     pixel centre: its row then holds a weight of about 1e-16 on the neighbour too.)
     """
-    kernel = resolve_kernel(mode, "sampling_matrix")
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "sampling_matrix")
     grid = values_of(check_grid(grid, "sampling_matrix"))
-    height, width = _input_hw(input_size, grid.shape[0])
-    op = build_operator(grid, height, width, kernel, padding_mode, align_corners)
-    R = framing_matrix(grid.shape[0], height, width, op.frame, padding_mode, align_corners, grid.dtype)
+    d = grid.ndim - 2
+    kernel = resolve_kernel(mode, "sampling_matrix", d)
+    spatial = _input_spatial(input_size, grid.shape[0], d)
+    op = build_operator(grid, spatial, kernel, padding_mode, align_corners)
+    R = framing_matrix(grid.shape[0], spatial, op.frame, padding_mode, align_corners, grid.dtype)
     S = sp.csr_array(op.S @ R)
     S.sum_duplicates()
     S.eliminate_zeros()

@@ -224,34 +224,39 @@ def _frame_sources(size, frame, padding_mode, align_corners):
     return outside + frame, source + frame
 
 
-def frame_image(U, frame, padding_mode, align_corners):
-    """Copy ``U`` (N, C, H, W) into a framed, channels-last buffer ``X`` for the sparse sampler.
+def _framed_view(X, shape, frame):
+    """The framed buffer ``X`` (without its sink row) as (N, S_0 + 2 f, ..., S_{d-1} + 2 f, C)."""
+    N, C, *spatial = shape
+    return X[:-1].reshape((N,) + tuple(s + 2 * frame for s in spatial) + (C,))
 
-    ``X`` has shape ``(N * (H + 2 frame) * (W + 2 frame) + 1, C)``: row ``(n, a, b)`` holds
-    ``U_pad(a - frame, b - frame)`` of image ``n`` for every channel (the same values as
-    ``numpy.pad`` with the matching mode), and the last row is a zero *sink* for taps that must
-    read nothing.
+
+def frame_image(U, frame, padding_mode, align_corners):
+    """Copy ``U`` (N, C, H, W) or (N, C, D, H, W) into a framed, channels-last buffer ``X`` for the sparse sampler.
+
+    ``X`` has shape ``(N * (H + 2 frame) * (W + 2 frame) + 1, C)`` (a factor ``D + 2 frame``
+    more for a volume): row ``(n, a, b)`` holds ``U_pad(a - frame, b - frame)`` of image ``n``
+    for every channel (the same values as ``numpy.pad`` with the matching mode), and the last
+    row is a zero *sink* for taps that must read nothing. The frame is filled one spatial
+    axis at a time, the fastest first, each over the inner part of the slower axes and the
+    whole (already framed) extent of the faster ones, so edges and corners come out right.
     """
-    N, C, H, W = U.shape
-    Hp, Wp = H + 2 * frame, W + 2 * frame
-    X = np.empty((N * Hp * Wp + 1, C), dtype=U.dtype)
+    N, C, *spatial = U.shape
+    d = len(spatial)
+    X = np.empty((N * math.prod(s + 2 * frame for s in spatial) + 1, C), dtype=U.dtype)
     X[-1] = 0
-    Xp = X[:-1].reshape(N, Hp, Wp, C)
-    inner_rows, inner_cols = slice(frame, frame + H), slice(frame, frame + W)
-    Xp[:, inner_rows, inner_cols] = U.transpose(0, 2, 3, 1)
+    Xp = _framed_view(X, U.shape, frame)
+    inner = tuple(slice(frame, frame + s) for s in spatial)
+    Xp[(slice(None),) + inner] = U.transpose((0,) + tuple(range(2, d + 2)) + (1,))
     if frame == 0:
         return X
-    if padding_mode == "zeros":
-        Xp[:, :frame] = 0
-        Xp[:, frame + H:] = 0
-        Xp[:, inner_rows, :frame] = 0
-        Xp[:, inner_rows, frame + W:] = 0
-        return X
-    # columns of the inner rows first, then whole rows (corners come from the framed rows)
-    target, source = _frame_sources(W, frame, padding_mode, align_corners)
-    Xp[:, inner_rows, target] = Xp[:, inner_rows, source]
-    target, source = _frame_sources(H, frame, padding_mode, align_corners)
-    Xp[:, target] = Xp[:, source]
+    for axis in reversed(range(d)):
+        before = (slice(None),) + inner[:axis]
+        if padding_mode == "zeros":
+            Xp[before + (slice(0, frame),)] = 0
+            Xp[before + (slice(frame + spatial[axis], None),)] = 0
+        else:
+            target, source = _frame_sources(spatial[axis], frame, padding_mode, align_corners)
+            Xp[before + (target,)] = Xp[before + (source,)]
     return X
 
 
@@ -259,17 +264,17 @@ def unframe_gradient(gX, shape, frame, padding_mode, align_corners):
     """The adjoint of :func:`frame_image`: a gradient on the framed buffer, summed onto ``U``.
 
     ``gX`` has the buffer's shape; every frame pixel's gradient is added to the pixel it
-    copied (in reverse order of the copies), the sink's is dropped, and the result is laid
-    out (N, C, H, W) like ``U`` (``shape``).
+    copied (in reverse order of the copies: the slowest axis first), the sink's is dropped,
+    and the result is laid out (N, C, H, W) or (N, C, D, H, W) like ``U`` (``shape``).
     """
-    N, C, H, W = shape
-    Hp, Wp = H + 2 * frame, W + 2 * frame
-    gXp = gX[:-1].reshape(N, Hp, Wp, C)
-    inner_rows, inner_cols = slice(frame, frame + H), slice(frame, frame + W)
+    N, C, *spatial = shape
+    d = len(spatial)
+    gXp = _framed_view(gX, shape, frame)
+    inner = tuple(slice(frame, frame + s) for s in spatial)
     if frame and padding_mode != "zeros":
-        # one frame row/column at a time: several may copy the same pixel, and all must add up
-        for target, source in zip(*_frame_sources(H, frame, padding_mode, align_corners)):
-            gXp[:, source] += gXp[:, target]
-        for target, source in zip(*_frame_sources(W, frame, padding_mode, align_corners)):
-            gXp[:, inner_rows, source] += gXp[:, inner_rows, target]
-    return np.ascontiguousarray(gXp[:, inner_rows, inner_cols].transpose(0, 3, 1, 2))
+        # one frame slab at a time: several may copy the same pixels, and all must add up
+        for axis in range(d):
+            before = (slice(None),) + inner[:axis]
+            for target, source in zip(*_frame_sources(spatial[axis], frame, padding_mode, align_corners)):
+                gXp[before + (source,)] += gXp[before + (target,)]
+    return np.ascontiguousarray(gXp[(slice(None),) + inner].transpose((0, d + 1) + tuple(range(1, d + 1))))

@@ -4,8 +4,9 @@ r"""The paper's sampler written literally: the double sum over every pixel, and 
 
     V_i^c = sum_n sum_m U_pad(n, m)^c k(x_i^s - m) k(y_i^s - n)
 
-over the whole padded image for any :class:`~stn_np.sampling.kernels.Kernel`, dense and slow
-(O(N C H_out W_out H W)), for tests and teaching. The fast sampler
+over the whole padded image for any :class:`~stn_np.sampling.kernels.Kernel` (for a volume
+the triple sum ``sum_l sum_n sum_m U_pad(l, n, m)^c k(x - m) k(y - n) k(z - l)``), dense and
+slow (O(N C H_out W_out H W)), for tests and teaching. The fast sampler
 (:func:`stn_np.functional.grid_sample`) must agree with it in values and both gradients; the
 tests hold the two to each other.
 """
@@ -56,7 +57,7 @@ def _distances(x, pixels, reach):
     return t[..., None] - (pixels - floor[..., None])
 
 
-def _axis(coord, size, kernel, padding_mode, align_corners, subgradient):
+def _axis(coord, size, kernel, padding_mode, align_corners, subgradient, spatial_dims):
     """One axis of the sum: kernel weights and derivatives over a window of padded pixels.
 
     Returns ``K`` and ``dK`` of shape (N, P, M) — ``k(x_i - m)`` and the coordinate
@@ -64,7 +65,7 @@ def _axis(coord, size, kernel, padding_mode, align_corners, subgradient):
     ``m`` — and the padding matrix R (M, size).
     """
     dtype = coord.dtype
-    pixel = normalized_to_pixel(coord, size, align_corners)
+    pixel = normalized_to_pixel(coord, size, align_corners, spatial_dims)
     if not np.all(np.isfinite(pixel)):
         fail("reference_sample", "grid", "coordinates whose pixel positions are finite (grid_sample defines the "
              "others)", "a coordinate beyond the dtype's range")
@@ -86,6 +87,11 @@ def _axis(coord, size, kernel, padding_mode, align_corners, subgradient):
     return K, dK, _padding_matrix(size, pad, padding_mode, align_corners, dtype)
 
 
+# einsum letters: a, b, e run over the padded window of spatial axes 0, 1, 2 (slowest first),
+# i, j, k over the image's pixels along them; n batch, c channel, p output point.
+_PADDED, _PIXELS = "abe", "ijk"
+
+
 class ReferenceSampleFunction(Function):
     r"""The sampler as the paper writes it, summed over every pixel of the padded image.
 
@@ -94,50 +100,68 @@ class ReferenceSampleFunction(Function):
 
         V_i^c = sum_{n, m in Z} U_pad(n, m)^c k(x_i - m) k(y_i - n)
 
+    and for a volume, with ``z`` along the depth, the triple sum::
+
+        V_i^c = sum_{l, n, m in Z} U_pad(l, n, m)^c k(x_i - m) k(y_i - n) k(z_i - l)
+
     The sum is finite because ``k`` vanishes beyond its radius: the padded image is
-    materialised as ``U_pad = R_y U R_x^T`` over a window wide enough for every point (``R``
-    from :func:`numpy.pad` of the identity), after moving each position to an equivalent one
-    near the image with the fast sampler's fold (clip beyond the border, mirror for
-    reflection), which leaves ``V`` unchanged and carries the slope ``sigma`` of the fold.
+    materialised as ``U_pad = R_y U R_x^T`` (a volume: ``R_z``, ``R_y``, ``R_x`` applied along
+    its three axes) over a window wide enough for every point (``R`` from :func:`numpy.pad`
+    of the identity), after moving each position to an equivalent one near the image with
+    the fast sampler's fold (clip beyond the border, mirror for reflection), which leaves
+    ``V`` unchanged and carries the slope ``sigma`` of the fold.
 
     Backward, with ``g`` the upstream gradient::
 
         dL/dU_pad(n, m)^c = sum_i g_i^c k(x_i - m) k(y_i - n);   dL/dU = R_y^T (dL/dU_pad) R_x
         dL/dx_i = sum_c g_i^c sum_{n, m} U_pad(n, m)^c k'(x_i - m) k(y_i - n)   (y alike)
 
-    and ``dL/dgrid = dL/dx * sigma * dx/dgrid`` with ``dx/dgrid = W/2`` (or ``(W-1)/2`` with
-    ``align_corners``). At kinks ``k'`` follows the ``subgradient`` convention. Dense:
-    O(N C H_out W_out H W) time and memory, for small inputs.
+    (a volume: one more factor ``k(z_i - l)`` and one more sum everywhere, and ``dL/dz_i``
+    beside them) and ``dL/dgrid = dL/dx * sigma * dx/dgrid`` with ``dx/dgrid = W/2`` (or
+    ``(W-1)/2`` with ``align_corners``). At kinks ``k'`` follows the ``subgradient``
+    convention. Dense: O(N C P prod(S_i)) time and memory (``P`` output points), for small
+    inputs.
     """
 
     @staticmethod
     def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False, subgradient="pytorch"):
-        N, C, H, W = U.shape
-        _, Ho, Wo, _ = grid.shape
-        P = Ho * Wo
-        args = (kernel, padding_mode, align_corners, subgradient)
-        Kx, dKx, Rx = _axis(grid[..., 0].reshape(N, P), W, *args)
-        Ky, dKy, Ry = _axis(grid[..., 1].reshape(N, P), H, *args)
-        U_pad = np.einsum("ah,nchw,bw->ncab", Ry, U, Rx, optimize=True)
-        V = np.einsum("ncab,npa,npb->ncp", U_pad, Ky, Kx, optimize=True)
-        ctx.save_for_backward(U_pad, Kx, Ky, dKx, dKy, Rx, Ry)
+        N, C, *spatial = U.shape
+        d = len(spatial)
+        P = math.prod(grid.shape[1:-1])
+        coords = grid.reshape(N, P, d)
+        # spatial axis i is read by grid coordinate d - 1 - i: (K, dK, R) per spatial axis, slowest first
+        axes = [_axis(coords[..., d - 1 - i], spatial[i], kernel, padding_mode, align_corners, subgradient, d)
+                for i in range(d)]
+        K, dK, R = (list(t) for t in zip(*axes))
+        padded, pixels = _PADDED[:d], _PIXELS[:d]
+        U_pad = np.einsum(",".join(a + i for a, i in zip(padded, pixels)) + f",nc{pixels}->nc{padded}", *R, U,
+                          optimize=True)
+        V = np.einsum(f"nc{padded}," + ",".join(f"np{a}" for a in padded) + "->ncp", U_pad, *K, optimize=True)
+        ctx.save_for_backward(U_pad, *K, *dK, *R)
         ctx.grid_shape = grid.shape
-        return V.reshape(N, C, Ho, Wo)
+        return V.reshape((N, C) + grid.shape[1:-1])
 
     @staticmethod
     def backward(ctx, g):
-        U_pad, Kx, Ky, dKx, dKy, Rx, Ry = ctx.saved_arrays
-        N, C, Ho, Wo = g.shape
-        g = g.reshape(N, C, Ho * Wo)
+        d = ctx.grid_shape[-1]
+        U_pad, saved = ctx.saved_arrays[0], ctx.saved_arrays[1:]
+        K, dK, R = saved[:d], saved[d:2 * d], saved[2 * d:]
+        N, C = g.shape[:2]
+        g = g.reshape(N, C, math.prod(ctx.grid_shape[1:-1]))
+        padded, pixels = _PADDED[:d], _PIXELS[:d]
+        weights = ",".join(f"np{a}" for a in padded)
         gU = ggrid = None
         if ctx.needs_input_grad[0]:
-            gU_pad = np.einsum("ncp,npa,npb->ncab", g, Ky, Kx, optimize=True)
-            gU = np.einsum("ah,ncab,bw->nchw", Ry, gU_pad, Rx, optimize=True)
+            gU_pad = np.einsum(f"ncp,{weights}->nc{padded}", g, *K, optimize=True)
+            gU = np.einsum(",".join(a + i for a, i in zip(padded, pixels)) + f",nc{padded}->nc{pixels}", *R, gU_pad,
+                           optimize=True)
         if ctx.needs_input_grad[1]:
-            gUk = np.einsum("ncp,ncab->npab", g, U_pad, optimize=True)
-            gx = np.einsum("npab,npa,npb->np", gUk, Ky, dKx, optimize=True)
-            gy = np.einsum("npab,npa,npb->np", gUk, dKy, Kx, optimize=True)
-            ggrid = np.stack([gx, gy], axis=-1).reshape(ctx.grid_shape).astype(g.dtype, copy=False)
+            gUk = np.einsum(f"ncp,nc{padded}->np{padded}", g, U_pad, optimize=True)
+            grads = []
+            for axis in range(d):  # grid coordinate ``axis``: k' along spatial axis d - 1 - axis
+                factors = [dK[i] if i == d - 1 - axis else K[i] for i in range(d)]
+                grads.append(np.einsum(f"np{padded},{weights}->np", gUk, *factors, optimize=True))
+            ggrid = np.stack(grads, axis=-1).reshape(ctx.grid_shape).astype(g.dtype, copy=False)
         return gU, ggrid
 
 
@@ -159,22 +183,26 @@ def reference_sample(U, grid, mode=BILINEAR, padding_mode="zeros", align_corners
     and the gradients differ only at kinks, where ``subgradient`` decides
     (:mod:`stn_np.sampling.subgradients`; the default is PyTorch's, like ``grid_sample``'s).
 
+    A volume (N, C, D, H, W) sampled at a grid (N, D_out, H_out, W_out, 3), last axis
+    (x, y, z), is the triple sum ``V_i^c = sum_l sum_n sum_m U_lnm^c k(x - m) k(y - n)
+    k(z - l)``, with the volumetric sampler's rounding (:func:`grid_sample`).
+
     Parameters
     ----------
-    U : Tensor or ndarray, shape (N, C, H, W)
-        N and C may be 0; H and W may not.
-    grid : Tensor or ndarray, shape (N, H_out, W_out, 2), last axis (x, y), finite
-        Normalised coordinates, same dtype as ``U``.
+    U : Tensor or ndarray, shape (N, C, H, W) or (N, C, D, H, W)
+        N and C may be 0; the spatial sides may not.
+    grid : Tensor or ndarray, shape (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3), finite
+        Normalised coordinates, last axis (x, y) or (x, y, z), same dtype as ``U``.
     mode : Kernel or {"bilinear", "nearest", "bicubic"}
         ``BILINEAR``, ``INTEGER``, ``BICUBIC``, your own :class:`~stn_np.sampling.kernels.Kernel`,
-        or a mode name as ``grid_sample`` takes it.
+        or a mode name as ``grid_sample`` takes it (no bicubic for a volume).
     padding_mode : {"zeros", "border", "reflection"}
     align_corners : bool
     subgradient : {"pytorch", "central"}
 
     Returns
     -------
-    Tensor, shape (N, C, H_out, W_out)
+    Tensor, shape (N, C, H_out, W_out) or (N, C, D_out, H_out, W_out)
         Differentiable with respect to ``U`` and ``grid`` (through ``k'``).
 
     Examples
@@ -185,10 +213,10 @@ def reference_sample(U, grid, mode=BILINEAR, padding_mode="zeros", align_corners
     >>> reference_sample(U, grid, BILINEAR).data   # mean of the middle column
     array([[[[2.5]]]])
     """
-    kernel = resolve_kernel(mode, "reference_sample")
     padding_mode, align_corners = check_padding(padding_mode, align_corners, "reference_sample")
     subgradient = check_subgradient(subgradient, "reference_sample")
     U, grid = check_image_and_grid(U, grid, "reference_sample")
+    kernel = resolve_kernel(mode, "reference_sample", grid.ndim - 2)
     if not np.all(np.isfinite(values_of(grid))):
         fail("reference_sample", "grid", "finite coordinates (grid_sample defines NaN and inf)", "NaN or inf")
     return ReferenceSampleFunction.apply(U, grid, kernel=kernel, padding_mode=padding_mode,

@@ -2,8 +2,9 @@ r"""A conformance battery for anyone's ``grid_sample``: :func:`check_grid_sample
 
 You ported a sampler to a new framework, kernel or device and want to know whether it is
 right where samplers are hardest: on kinks, ties and edges, far outside, on 1-pixel images,
-with NaN, with empty batches. Wrap it in two functions with PyTorch's layout and float64
-NumPy arrays::
+with NaN, with empty batches, for images and for volumes. Wrap it in two functions with
+PyTorch's layout and float64 NumPy arrays (the ``volume_`` categories call them with 5-D
+inputs and grids whose last axis is (x, y, z); ``spatial_dims=[2]`` leaves them out)::
 
     fn(input, grid, mode, padding_mode, align_corners) -> output            # (N, C, H_out, W_out)
     vjp(input, grid, grad_output, mode, padding_mode, align_corners) -> (grad_input, grad_grid)
@@ -50,7 +51,8 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..io import atomic_write
-from ..sampling.coords import coordinate_scale, normalized_to_pixel, pixel_to_normalized
+from ..sampling.coords import (GRID_AXES, SPATIAL_DIMS, axis_sizes, coordinate_scale, normalized_to_pixel,
+                              pixel_to_normalized)
 from ..sampling.grid_sample import grid_sample
 from ..sampling.kernels import KERNELS
 from ..sampling.padding import PADDING_MODES, fold_coordinates
@@ -240,14 +242,16 @@ def tie_adjusted_grid(grid, image_shape, padding_mode, align_corners, rule):
     """``grid`` with every exact half-pixel tie of ``nearest`` moved a quarter pixel to the side ``rule`` picks.
 
     Ties are found where the sampler sees them: on each axis's position after unnormalising
-    and folding (reflection mirrors before rounding, PyTorch too). The moved points round the
-    same way under every rule, so stn_np's samplers give the rule's answer there.
+    (with the rounding of the image's or the volume's sampler: ``image_shape`` is (N, C, H, W)
+    or (N, C, D, H, W)) and folding (reflection mirrors before rounding, PyTorch too). The
+    moved points round the same way under every rule, so stn_np's samplers give the rule's
+    answer there.
     """
-    H, W = image_shape[-2:]
+    spatial = tuple(image_shape[2:])
     adjusted = grid.copy()
-    for axis, size in ((0, W), (1, H)):
+    for axis, size in enumerate(axis_sizes(spatial)):
         with np.errstate(invalid="ignore"):
-            pixel = normalized_to_pixel(grid[..., axis], size, align_corners)
+            pixel = normalized_to_pixel(grid[..., axis], size, align_corners, len(spatial))
             folded, _, _ = fold_coordinates(np.array(pixel, copy=True), size, 0.5, padding_mode, align_corners)
             tie = np.isfinite(pixel) & (folded - np.floor(folded) == 0.5)
         if not np.any(tie):
@@ -336,9 +340,11 @@ def _where(case, layout, index):
     else:  # "grid": (n, ..., axis)
         n, point = index[0], tuple(int(i) for i in index[1:-1])
     coords = case.grid[(n,) + point]
-    spatial = case.input.shape[2:][::-1]  # (W, H): the grid's axes are (x, y)
-    pixels = [float(normalized_to_pixel(c, s, case.align_corners)) for c, s in zip(coords, spatial)]
-    text = f"{layout} [{int(n)}, {', '.join(map(str, point))}]" + (f", axis {'xyz'[index[-1]]}" if layout == "grid" else "")
+    d = case.input.ndim - 2
+    pixels = [float(normalized_to_pixel(c, s, case.align_corners, d))
+              for c, s in zip(coords, axis_sizes(case.input.shape[2:]))]
+    axis = f", axis {GRID_AXES[index[-1]]}" if layout == "grid" else ""
+    text = f"{layout} [{int(n)}, {', '.join(map(str, point))}]{axis}"
     return text + f", point ({', '.join(f'{c:.6g}' for c in coords)}) = pixel ({', '.join(f'{p:.6g}' for p in pixels)})"
 
 
@@ -459,8 +465,7 @@ def _check_finite_differences(recorder, case, fn, grad_grid, upstream):
     if case.kind == "float32":  # finite differences need float64
         return
     fd = np.zeros(case.grid.shape)
-    spatial = case.input.shape[2:][::-1]
-    for axis, size in enumerate(spatial):
+    for axis, size in enumerate(axis_sizes(case.input.shape[2:])):
         scale = coordinate_scale(size, case.align_corners)
         if scale == 0:
             continue
@@ -597,8 +602,8 @@ def _run_isolated(category, fn, vjp, options, timeout):
 
 
 def check_grid_sample(fn, vjp=None, *, modes=tuple(KERNELS), padding_modes=PADDING_MODES, nearest_ties="half_up",
-                      subgradient="pytorch", categories=None, seed=0, rtol_scale=1.0, isolate=None, timeout=600.0,
-                      progress=None):
+                      subgradient="pytorch", categories=None, spatial_dims=SPATIAL_DIMS, seed=0, rtol_scale=1.0,
+                      isolate=None, timeout=600.0, progress=None):
     """Run the conformance battery on a ``grid_sample`` implementation; returns a :class:`ConformanceReport`.
 
     Parameters
@@ -607,7 +612,9 @@ def check_grid_sample(fn, vjp=None, *, modes=tuple(KERNELS), padding_modes=PADDI
         ``fn(input, grid, mode, padding_mode, align_corners) -> output``: float64 (or, in the
         ``float32`` category, float32) NumPy arrays in PyTorch's layout, input (N, C, H, W),
         grid (N, H_out, W_out, 2) with the last axis (x, y), output (N, C, H_out, W_out) of the
-        input's dtype. Anything array-like is accepted back.
+        input's dtype; in the ``volume_`` categories input (N, C, D, H, W), grid (N, D_out,
+        H_out, W_out, 3) with the last axis (x, y, z), output (N, C, D_out, H_out, W_out).
+        Anything array-like is accepted back.
     vjp : callable, optional
         ``vjp(input, grid, grad_output, mode, padding_mode, align_corners) -> (grad_input,
         grad_grid)``. Without it only values are checked.
@@ -620,6 +627,10 @@ def check_grid_sample(fn, vjp=None, *, modes=tuple(KERNELS), padding_modes=PADDI
         The gradient you intend at kinks (:mod:`stn_np.sampling.subgradients`).
     categories : sequence of str, optional
         Names from :data:`stn_np.testing.categories.CATEGORIES` (default: all, in order).
+    spatial_dims : sequence of {2, 3}
+        Run the categories of images (2), of volumes (3: the ``volume_`` categories, with the
+        modes among ``modes`` that PyTorch has for volumes, bilinear and nearest), or both
+        (the default).
     seed : int
         Seed of the random images, points and upstream gradients.
     rtol_scale : float
@@ -655,20 +666,24 @@ def check_grid_sample(fn, vjp=None, *, modes=tuple(KERNELS), padding_modes=PADDI
         fail(here, "modes", "at least one mode and one padding mode", (modes, padding_modes))
     check_choice(nearest_ties, tuple(TIE_RULES), here, "nearest_ties")
     check_choice(subgradient, SUBGRADIENTS, here, "subgradient")
+    if not isinstance(spatial_dims, (tuple, list)):
+        spatial_dims = [spatial_dims]
+    spatial_dims = [check_choice(d, SPATIAL_DIMS, here, "spatial_dims") for d in spatial_dims]
     names = category_names() if categories is None else [check_choice(c, tuple(CATEGORIES), here, "categories")
                                                           for c in categories]
+    names = [name for name in names if CATEGORIES[name].spatial_dims in spatial_dims]
     rtol_scale = check_number(rtol_scale, here, "rtol_scale", minimum=0, strict_low=True)
     timeout = check_number(timeout, here, "timeout", minimum=0, strict_low=True)
     if isolate is None:
         isolate = "fork" in multiprocessing.get_all_start_methods() and os.name == "posix"
     options = {"modes": modes, "padding_modes": padding_modes, "nearest_ties": nearest_ties,
-               "subgradient": subgradient, "seed": int(seed), "rtol_scale": rtol_scale}
+               "subgradient": subgradient, "spatial_dims": spatial_dims, "seed": int(seed), "rtol_scale": rtol_scale}
     results = []
     for name in names:
         category = CATEGORIES[name]
         result = (_run_isolated(category, fn, vjp, options, timeout) if isolate
                   else _run_category(category, fn, vjp, options))
-        if not result.results:  # nothing to try with these modes (ties without nearest)
+        if not result.results:  # nothing to try with these modes (ties without nearest, volumes with bicubic)
             continue
         results.append(result)
         if progress is not None:
