@@ -89,7 +89,8 @@ def _outputs(result):
     outs = result if isinstance(result, (tuple, list)) else (result,)
     for k, out in enumerate(outs):
         if not isinstance(out, Tensor):
-            raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, output {k} is a {type(out).__name__}")
+            raise TypeError(f"gradcheck: fn: expected a function returning a Tensor or a tuple of Tensors, got "
+                            f"output {k} of type {type(out).__name__}")
     return tuple(outs)
 
 

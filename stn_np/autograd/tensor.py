@@ -159,7 +159,7 @@ class Tensor:
     def item(self):
         """Return the single value of a one-element tensor as a Python scalar."""
         if self.data.size != 1:
-            raise ValueError(f"item(): the tensor has {self.data.size} elements, expected exactly 1")
+            raise ValueError(f"Tensor.item: self: expected exactly 1 element, got {self.data.size}")
         return self.data.item()
 
     def detach(self):
@@ -207,7 +207,7 @@ class Tensor:
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
-                raise ValueError(f"backward(): grad has shape {grad.shape}, expected {self.shape}")
+                raise ValueError(f"Tensor.backward: grad: expected shape {self.shape}, got shape {grad.shape}")
 
         grads = {self: grad}
         for t in self._topological_order():
@@ -390,7 +390,7 @@ def as_tensor_like(values, opname):
                 dtype = d
             elif d != dtype:
                 raise TypeError(
-                    f"{opname}: operands have dtypes {dtype} and {d}; cast one explicitly "
+                    f"{opname}: operands: expected one floating dtype, got {dtype} and {d}; cast one explicitly "
                     "(ops never change dtype silently)"
                 )
     if all_tensors:
@@ -408,7 +408,7 @@ def as_tensor_like(values, opname):
         except (TypeError, ValueError):
             array = np.empty((), dtype=object)
         if array.dtype == object:
-            raise TypeError(f"{opname}: cannot use a {type(v).__name__} as an operand")
+            raise TypeError(f"{opname}: operand: expected a Tensor, an array or a number, got a {type(v).__name__}")
         converted.append(Tensor._from_op(array, False))
     return tuple(converted)
 

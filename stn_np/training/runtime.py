@@ -29,6 +29,8 @@ import ctypes
 import ctypes.util
 import sys
 
+from ..validation import check_int
+
 __all__ = ["keep_heap", "set_blas_threads", "get_blas_threads"]
 
 # mallopt parameter numbers from glibc's <malloc.h>
@@ -110,8 +112,7 @@ def set_blas_threads(n):
     int
         How many OpenBLAS libraries were set (0: none found, e.g. another BLAS or OS).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"blas_threads: expected a positive int, got {n!r}")
+    n = check_int(n, "set_blas_threads", "n", minimum=1)
     count = 0
     for setter in _openblas_functions(_SETTERS):
         setter.argtypes, setter.restype = (ctypes.c_int,), None
