@@ -146,9 +146,9 @@ def smooth_flow(rng, shape, amplitude):
     """A smooth random displacement field on ``shape`` ((H, W) or (D, H, W)), in pixels (voxels).
 
     Each component is a sum of three products of sines and cosines of 0.5 - 2 periods per
-    side, scaled so that the largest displacement is ``amplitude`` pixels and multiplied by a
-    sine envelope that is 0 at the border (nothing is pushed in or out of the frame). Returns
-    (*shape, d), the last axis (dx, dy[, dz]).
+    side, multiplied by a sine envelope that is 0 at the border (nothing is pushed in or out
+    of the frame), then scaled so that the largest component anywhere is ``amplitude`` pixels.
+    Returns (*shape, d), the last axis (dx, dy[, dz]).
     """
     d = len(shape)
     coordinates = np.meshgrid(*[(np.arange(s) + 0.5) / s for s in shape], indexing="ij")[::-1]  # x, y[, z]
@@ -161,8 +161,8 @@ def smooth_flow(rng, shape, amplitude):
             for axis, (c, f, phase) in enumerate(zip(coordinates, frequencies, phases)):
                 term = term * (np.sin if axis == k else np.cos)(2 * np.pi * (f * c + phase))
             flow[..., k] += term
-    envelope = np.prod([np.sin(np.pi * c) for c in coordinates], axis=0)
-    return flow * (amplitude / np.abs(flow).max()) * envelope[..., None]
+    flow *= np.prod([np.sin(np.pi * c) for c in coordinates], axis=0)[..., None]
+    return flow * (amplitude / np.abs(flow).max())
 
 
 def spline_warp(image, grid, order=3):
