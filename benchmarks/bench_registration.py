@@ -193,8 +193,8 @@ def volume(size, transforms, repeats):
             _, folded = jacobian_determinant(result.params, kind="flow")
             accuracy_text = f"MSE reduced {100 * reduction:.1f}%, folded {100 * folded:.3f}%"
         runs = ", ".join(f"{t:.2f}" for t in times)
-        print(f"{name:<11} {seconds:>8.2f} {'+'.join(map(str, result.steps_run)):>16}  {accuracy_text}  (runs: {runs} s)",
-              flush=True)
+        steps = "+".join(map(str, result.steps_run))
+        print(f"{name:<11} {seconds:>8.2f} {steps:>16}  {accuracy_text}  (runs: {runs} s)", flush=True)
         if name == "affine" and size == 64:
             verdict = "met" if seconds < VOLUME_TARGET_SECONDS else "MISSED"
             print(f"target: 64^3 affine under {VOLUME_TARGET_SECONDS:.0f} s on 2 cores: {seconds:.2f} s, {verdict} "

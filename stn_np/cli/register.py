@@ -259,9 +259,9 @@ def run(args):
     if result.transform == "dense":
         files[out("flow.npy")] = _npy_bytes(result.params)
         _, folded = jacobian_determinant(result.params, kind="flow", input_size=result.moving_size)
-        summary.update(params="flow.npy (H, W, 2): per fixed pixel, (dx, dy) in moving-image pixels" if spatial_dims == 2
-                       else "flow.npy (D, H, W, 3): per fixed voxel, (dx, dy, dz) in moving-volume voxels",
-                       folded_fraction=folded)
+        layout = ("flow.npy (H, W, 2): per fixed pixel, (dx, dy) in moving-image pixels" if spatial_dims == 2 else
+                  "flow.npy (D, H, W, 3): per fixed voxel, (dx, dy, dz) in moving-volume voxels")
+        summary.update(params=layout, folded_fraction=folded)
         written.append("flow.npy")
     else:
         summary["params"] = result.params.tolist()

@@ -184,7 +184,8 @@ def orthogonal_slices(volume, index=None):
         index = tuple(s // 2 for s in volume.shape)
     if not isinstance(index, (tuple, list)) or len(index) != 3:
         fail("orthogonal_slices", "index", "(k, i, j), 3 ints", describe(index))
-    k, i, j = (check_int(v, "orthogonal_slices", "index", minimum=0, maximum=s - 1) for v, s in zip(index, volume.shape))
+    k, i, j = (check_int(v, "orthogonal_slices", "index", minimum=0, maximum=s - 1)
+               for v, s in zip(index, volume.shape))
     return [volume[k], volume[:, i], volume[:, :, j]]
 
 
@@ -289,7 +290,8 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None, refinement=Non
             ax.plot(steps, values, label=label)
         start += len(values)
     if len(refinement):
-        ax.plot(np.arange(start, start + len(refinement)), refinement, "o-", ms=3, label=f"{refinement_mode} refinement (full size)")
+        ax.plot(np.arange(start, start + len(refinement)), refinement, "o-", ms=3,
+                label=f"{refinement_mode} refinement (full size)")
     everything = np.concatenate([np.asarray(v, dtype=np.float64) for v in loss_history] + [refinement])
     if np.all(everything > 0):
         ax.set_yscale("log")

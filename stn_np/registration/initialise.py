@@ -329,7 +329,7 @@ def _moments(volume):
 
 
 def _moment_candidates(fixed, moving):
-    """Pixel maps fixed voxel -> moving voxel (3 x 4) from centres of mass and principal axes (see the module docstring)."""
+    """Voxel maps fixed -> moving (3 x 4) from centres of mass and principal axes (see the module docstring)."""
     a, b = _moments(fixed), _moments(moving)
     if a is None or b is None:
         return []

@@ -10,6 +10,10 @@ each measure is normalised by the total weight, as ITK's metrics normalise by th
 valid samples. ``register`` passes the overlap mask (1 where a fixed pixel's sample lies
 inside the moving image); the mask is piecewise constant in the transformation, so it
 enters the gradient only through the weights (``docs/derivations.md``, "The overlap mask").
+
+Volumes. Every similarity reduces over all the elements of a sample, so (N, C, D, H, W) batches
+with a (N, 1, D, H, W) mask need nothing new; the diffusion penalty takes volume flows
+(N, D, H, W, 3) with a third axis of differences (section 11.4).
 """
 
 from __future__ import annotations
@@ -361,7 +365,7 @@ def mi_loss(x, y, weight=None, bins=MI_BINS, x_range=None, y_range=None):
 
 
 def diffusion_penalty(field):
-    """Mean squared forward differences of a (N, H, W, 2) or (N, D, H, W, 3) field (see :class:`DiffusionPenaltyFunction`).
+    """Mean squared forward differences of a (N, H, W, 2) or (N, D, H, W, 3) field (:class:`DiffusionPenaltyFunction`).
 
     Examples
     --------

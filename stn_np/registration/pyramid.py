@@ -115,7 +115,7 @@ def level_sizes(shape, levels):
 
 
 def downsample(image, smooth=True):
-    """Halve every spatial axis of an image or volume (floor of odd sizes), after a Gaussian blur (``SIGMA``) when ``smooth``."""
+    """Halve every spatial axis of an image or volume (floor of odd sizes), after a Gaussian blur when ``smooth``."""
     image = _check_batch(image, "downsample")
     return resample(blur(image) if smooth else image, tuple(max(s // 2, 1) for s in image.shape[2:]))
 

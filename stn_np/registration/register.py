@@ -183,10 +183,10 @@ class RegistrationResult:
         the moving image), e.g. the moving image in colour or a label map with
         ``mode="nearest"``. Returns the fixed image's size, the input's layout.
         """
-        batch, two_d = _as_batch(image, "image", "RegistrationResult.apply", self.spatial_dims)
+        batch, plain = _as_batch(image, "image", "RegistrationResult.apply", self.spatial_dims)
         with no_grad():
             out = grid_sample(batch, self.grid[None].astype(batch.dtype), mode=mode, padding_mode=self.padding_mode).data
-        return out[0, 0] if two_d else out[0]
+        return out[0, 0] if plain else out[0]
 
     def pixel_matrix(self):
         """For ``affine``: the OpenCV pixel matrix (fixed pixel -> moving pixel, integer centres).
@@ -446,7 +446,7 @@ def _refine_gauss_newton(objective, params, guard, iterations=REFINE_ITERATIONS)
 
 
 def _fit_or_refine(objective, params, loss, lr, guard, patience, tol):
-    """The sharp finish at full resolution: Gauss-Newton for mse, a short Adam otherwise (bicubic; volumes trilinear)."""
+    """The full-resolution finish: Gauss-Newton for mse, a short Adam otherwise (bicubic; volumes: trilinear)."""
     if loss == "mse":
         return _refine_gauss_newton(objective, params, guard)
     params, history = _fit_level(objective, params, REFINE_STEPS, lr, patience, tol, guard)

@@ -15,8 +15,8 @@ import numpy as np
 from .pyramid import blur, resample
 from .transforms import pixel_to_theta
 
-__all__ = ["mri_slice", "grace_hopper", "random_affine", "ellipsoid_phantom", "smooth_flow", "random_affine_3d", "spline_warp",
-           "PHANTOM_ELLIPSOIDS"]
+__all__ = ["mri_slice", "grace_hopper", "random_affine", "random_affine_3d", "ellipsoid_phantom", "smooth_flow",
+           "spline_warp", "PHANTOM_ELLIPSOIDS"]
 
 #: The phantom's ellipsoids: (value added inside, centre (x, y, z), semi-axes (x, y, z), rotation about z in
 #: degrees), in the normalised cube [-1, 1]^3 (z along the depth). An outer head with a shell, two tilted
