@@ -151,3 +151,59 @@ def test_console_entry_point_reports_a_missing_file():
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr == \
         "stn-np: error: FIXED (a.png): expected an existing file, got 'a.png', which does not exist\n"
+
+
+# ------------------------------------------------------------------ volumes (--spatial-dims 3)
+@pytest.fixture(scope="module")
+def volume_pair(tmp_path_factory):
+    from stn_np.registration.samples import ellipsoid_phantom, random_affine_3d, spline_warp
+
+    folder = tmp_path_factory.mktemp("volumes")
+    moving = ellipsoid_phantom(24)
+    theta = random_affine_3d(np.random.default_rng(5), (24, 24, 24), max_rotation=15)
+    np.save(folder / "fixed.npy", spline_warp(moving, affine_grid(theta[None], (1, 1, 24, 24, 24)).data[0]))
+    np.save(folder / "moving.npy", moving)
+    return folder / "fixed.npy", folder / "moving.npy", theta
+
+
+def test_volumes_from_npy_write_the_warped_volume_and_orthogonal_slices(volume_pair, tmp_path, capsys):
+    fixed, moving, theta = volume_pair
+    out = tmp_path / "affine"
+    assert main(["register", str(fixed), str(moving), "--out", str(out), "--spatial-dims", "3", "--levels", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "trilinear refinement" in printed and "of the fixed volume" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["loss.png", "params.json", "registration.png", "warped.npy"]
+    params = json.loads((out / "params.json").read_text())
+    assert params["spatial_dims"] == 3 and np.array(params["pixel_matrix"]).shape == (3, 4)
+    assert corner_error(np.array(params["params"]), theta, (24, 24, 24)) < 0.5
+    warped = np.load(out / "warped.npy", allow_pickle=False)
+    assert warped.shape == (24, 24, 24)
+    assert np.mean((warped - np.load(fixed)) ** 2) < 0.05 * np.mean((np.load(moving) - np.load(fixed)) ** 2)
+    figure = mpimg.imread(out / "registration.png")
+    assert figure.ndim == 3 and figure.shape[1] > figure.shape[0]  # a readable PNG, planes in rows, volumes across
+    out = tmp_path / "dense"
+    argv = ["register", str(fixed), str(moving), "--out", str(out), "--spatial-dims", "3", "--transform", "dense",
+            "--levels", "2", "--steps", "30,20"]
+    assert main(argv) == 0
+    assert "folded voxels:" in capsys.readouterr().out
+    assert np.load(out / "flow.npy", allow_pickle=False).shape == (24, 24, 24, 3)
+    assert json.loads((out / "params.json").read_text())["folded_fraction"] == 0.0
+
+
+def test_volume_errors_fail_in_one_line(volume_pair, npy_pair, image_pair, tmp_path, capsys):
+    fixed, moving, _ = volume_pair
+    out = str(tmp_path / "out")
+    volume = ["register", str(fixed), str(moving), "--out", out, "--spatial-dims"]
+    assert _error_line(capsys, volume + ["4"]) == "stn-np: error: --spatial-dims: expected one of 2, 3, got 4\n"
+    assert _error_line(capsys, volume + ["3", "--transform", "projective"]) == (
+        "stn-np: error: --transform: expected 'affine' or 'dense' with spatial_dims=3 (the projective family is "
+        "2-D only), got 'projective'\n")
+    assert _error_line(capsys, ["register", str(npy_pair[0]), str(moving), "--out", out, "--spatial-dims", "3"]) == (
+        f"stn-np: error: FIXED ({npy_pair[0]}): expected a .npy file holding a real (D, H, W) or (C, D, H, W) array, "
+        "got float64 of shape (128, 128)\n")
+    assert _error_line(capsys, ["register", str(fixed), str(image_pair[1]), "--out", out, "--spatial-dims", "3"]) == (
+        f"stn-np: error: MOVING ({image_pair[1]}): expected a .npy file holding a (D, H, W) or (C, D, H, W) volume "
+        "for spatial_dims=3, got 'moving.jpg', which is not .npy\n")
+    # without --spatial-dims a (D, H, W) array is (C, H, W): 24 channels, against a 2-D image they do not match
+    assert "MOVING (" in _error_line(capsys, ["register", str(npy_pair[0]), str(moving), "--out", out])
+    assert not (tmp_path / "out").exists()

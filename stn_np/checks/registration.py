@@ -1,6 +1,7 @@
 """Gradient checks of the registration losses: NCC (plain and overlap-weighted), Mattes mutual
-information, masked MSE and the diffusion penalty, plus NCC and MI through the sampler and an
-affine grid (the registration objective's own chain), in float64.
+information, masked MSE and the diffusion penalty (of image and volume flows), plus NCC and MI
+through the sampler and an affine grid (the registration objective's own chain, also for
+volumes), in float64.
 
 Images are random (no sampling point on a pixel boundary: theta is drawn near the identity
 with a shift that keeps the affine grid's points off the integers with probability one). The
@@ -29,6 +30,11 @@ def _theta_and_images(rng):
     return theta, rng.standard_normal((1, 2, 5, 6)), rng.standard_normal((1, 2, 4, 5))
 
 
+def _theta_and_volumes(rng):
+    theta = np.eye(3, 4)[None] + 0.05 * rng.standard_normal((1, 3, 4))
+    return theta, rng.standard_normal((1, 2, 4, 5, 6)), rng.standard_normal((1, 2, 3, 4, 5))
+
+
 def _mask(shape, seed=7):
     """A fixed 0/1 overlap mask with some zeros (drawn from its own seed: a constant, not an input)."""
     return (np.random.default_rng(seed).random(shape) > 0.3).astype(np.float64)
@@ -52,6 +58,13 @@ register("mi_loss_masked", _mi_pair((1, 1, 6, 7)))(
     lambda x, y: mi_loss(x, y, weight=_mask((1, 1, 6, 7)), bins=10, x_range=(0.0, 1.0), y_range=(-1.3, 1.3)))
 register("diffusion_penalty", lambda rng: (rng.standard_normal((2, 3, 4, 2)),))(diffusion_penalty)
 register("diffusion_penalty_one_row", lambda rng: (rng.standard_normal((1, 1, 5, 2)),))(diffusion_penalty)
+register("diffusion_penalty_3d", lambda rng: (rng.standard_normal((2, 3, 4, 5, 3)),))(diffusion_penalty)
+register("diffusion_penalty_3d_one_slice", lambda rng: (rng.standard_normal((1, 1, 3, 4, 3)),))(diffusion_penalty)
+register("masked_mse_loss_3d", _pair((1, 2, 3, 4, 5)))(
+    lambda x, y: masked_mse_loss(x, y, weight=_mask((1, 1, 3, 4, 5))))
+register("ncc_registration_objective_3d_masked", _theta_and_volumes)(
+    lambda theta, moving, fixed: ncc_loss(grid_sample(moving, affine_grid(theta, (1, 2, 3, 4, 5))), fixed,
+                                          weight=_mask((1, 1, 3, 4, 5))))
 register("ncc_registration_objective", _theta_and_images)(
     lambda theta, moving, fixed: ncc_loss(grid_sample(moving, affine_grid(theta, (1, 2, 4, 5))), fixed)
 )

@@ -2,7 +2,8 @@
 
 Options beyond the family and the schedule: ``--loss mse|ncc|mi`` (mi: Mattes mutual
 information, for images of different modalities), ``--init auto|identity|FILE.npy`` (the
-global start, none, or starting parameters) and ``--no-mask`` (the zero-padded objective).
+global start, none, or starting parameters), ``--no-mask`` (the zero-padded objective) and
+``--spatial-dims 3`` (volumes).
 
 Inputs. PNG/JPEG (any format matplotlib's ``imread`` reads) or ``.npy`` (read with
 ``allow_pickle=False``). Image files are registered on their luminance (RGB ->
@@ -16,6 +17,13 @@ Outputs in DIR (created if missing; every file written atomically):
 transform, its parameters, and the OpenCV pixel matrix for ``affine``), ``flow.npy`` (dense
 only: the displacement field, too large for JSON), ``registration.png`` (checkerboards and
 overlays before and after) and ``loss.png`` (the loss curve; not written when no step ran).
+
+Volumes (``--spatial-dims 3``). FIXED and MOVING are ``.npy`` arrays, (D, H, W) or
+(C, D, H, W) with matching C; ``affine`` (theta 3 x 4) and ``dense`` (a voxel flow) are the
+families with a volumetric form. Outputs: ``warped.npy`` (the warped volume), ``params.json``
+(with the 3 x 4 voxel matrix for ``affine``), ``flow.npy`` (dense, (D, H, W, 3)),
+``registration.png`` (three orthogonal planes of fixed, moving and warped, and the absolute
+differences before and after) and ``loss.png``; no ``warped.png``, as a volume is no picture.
 """
 
 from __future__ import annotations
@@ -35,11 +43,12 @@ from ..io import (
     remove_temporaries,
     save_files,
 )
-from ..plotting.registration import loss_curve_figure, registration_figure
+from ..plotting.registration import loss_curve_figure, orthogonal_slices_figure, registration_figure
 from ..registration import TRANSFORMS, jacobian_determinant, register
 from ..registration.losses import LOSSES
 from ..registration.pyramid import resample
-from ..validation import fail
+from ..sampling.coords import SPATIAL_DIMS
+from ..validation import check_choice, fail
 from . import UsageError
 
 __all__ = ["add_parser", "run", "read_image"]
@@ -70,6 +79,9 @@ def add_parser(subparsers):
     p.add_argument("--no-mask", dest="masked", action="store_false",
                    help="count every fixed pixel, reading zeros outside the moving image (the biased objective); "
                         "default: only the overlap counts")
+    p.add_argument("--spatial-dims", dest="spatial_dims", type=int, default=2, metavar="2|3",
+                   help="2 (default): images; 3: volumes, .npy arrays (D, H, W) or (C, D, H, W), with transform "
+                        "affine or dense; the figure shows three orthogonal planes")
     p.set_defaults(run=run)
 
 
@@ -83,11 +95,12 @@ _INTEGER_SCALE = {"1": 1.0, "L": 255.0, "LA": 255.0, "La": 255.0, "P": 255.0, "P
 _REFUSED = {"HSV": "hue, saturation, value", "LAB": "CIE L*a*b*"}
 
 
-def read_image(path, label):
+def read_image(path, label, spatial_dims=2):
     """Read ``path`` (an image file or .npy) as float64; returns (image for registration, image to warp).
 
     Image files give their luminance (2-D) to register and their colour channels (C, H, W), or
-    the 2-D image itself, to warp; ``.npy`` arrays are returned as they are, twice.
+    the 2-D image itself, to warp; ``.npy`` arrays are returned as they are, twice. With
+    ``spatial_dims=3`` only ``.npy`` volumes, (D, H, W) or (C, D, H, W), are read.
 
     Every PIL mode is read with its own scale (see ``_INTEGER_SCALE``): 8-bit modes / 255,
     16-bit / 65535, PIL's signed 32-bit "I" / (2**31 - 1), 32-bit float "F" as it is, bilevel
@@ -102,13 +115,17 @@ def read_image(path, label):
         raise FileNotFoundError(f"register: {argument}: expected an existing file, got {path!r}, which does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"register: {argument}: expected an image file, got the folder {path!r}")
+    layout = "2-D or (C, H, W)" if spatial_dims == 2 else "(D, H, W) or (C, D, H, W)"
     if path.lower().endswith(".npy"):
         array = load_npy(path, function="register", argument=argument)
-        if array.dtype.kind not in "fiu" or array.ndim not in (2, 3):
-            fail("register", argument, "a .npy file holding a real 2-D or (C, H, W) array",
+        if array.dtype.kind not in "fiu" or array.ndim not in (spatial_dims, spatial_dims + 1):
+            fail("register", argument, f"a .npy file holding a real {layout} array",
                  f"{array.dtype} of shape {array.shape}")
         array = array.astype(np.float64)
         return array, array
+    if spatial_dims == 3:
+        fail("register", argument, f"a .npy file holding a {layout} volume for spatial_dims=3",
+             f"{os.path.basename(path)!r}, which is not .npy")
     return _read_picture(path, argument)
 
 
@@ -210,20 +227,24 @@ def _png_bytes(image, reference):
 
 
 def run(args):
-    fixed, _ = read_image(args.fixed, "FIXED")
-    moving, moving_colour = read_image(args.moving, "MOVING")
+    spatial_dims = check_choice(args.spatial_dims, SPATIAL_DIMS, "register", "spatial_dims")
+    fixed, _ = read_image(args.fixed, "FIXED", spatial_dims)
+    moving, moving_colour = read_image(args.moving, "MOVING", spatial_dims)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out: {args.out} exists and is not a directory")
     _check_writable(args.out)  # before the work, not after it
     result = register(fixed, moving, transform=args.transform, loss=args.loss, levels=args.levels,
                       steps=_parse_steps(args.steps, args.levels), lr=args.lr, smoothness=args.smoothness,
-                      init=_read_init(args.init), masked=args.masked)
+                      init=_read_init(args.init), masked=args.masked, spatial_dims=spatial_dims)
     out = lambda name: os.path.join(args.out, name)  # noqa: E731
     files = {}  # every output is made in memory first, then written as one set (all or nothing)
 
     warped = result.apply(moving_colour) if moving_colour is not moving else result.warped
     files[out("warped.npy")] = _npy_bytes(warped)
-    files[out("warped.png")] = _png_bytes(warped, moving_colour)
+    written = ["warped.npy", "params.json"]
+    if spatial_dims == 2:
+        files[out("warped.png")] = _png_bytes(warped, moving_colour)
+        written.insert(0, "warped.png")
 
     summary = {
         "fixed": args.fixed, "moving": args.moving, "transform": result.transform, "loss": result.loss,
@@ -233,46 +254,52 @@ def run(args):
         "init": result.init, "masked": result.masked, "overlap": result.overlap,
         "refinement_steps": len(result.refinement_history),
         "convention": "grid_sample(moving, grid(params)) ~ fixed; normalised coordinates, align_corners=False",
+        "spatial_dims": spatial_dims,
     }
-    written = ["warped.png", "warped.npy", "params.json"]
     if result.transform == "dense":
         files[out("flow.npy")] = _npy_bytes(result.params)
         _, folded = jacobian_determinant(result.params, kind="flow", input_size=result.moving_size)
-        summary.update(params="flow.npy (H, W, 2): per fixed pixel, (dx, dy) in moving-image pixels",
-                       folded_fraction=folded)
+        layout = ("flow.npy (H, W, 2): per fixed pixel, (dx, dy) in moving-image pixels" if spatial_dims == 2 else
+                  "flow.npy (D, H, W, 3): per fixed voxel, (dx, dy, dz) in moving-volume voxels")
+        summary.update(params=layout, folded_fraction=folded)
         written.append("flow.npy")
     else:
         summary["params"] = result.params.tolist()
     if result.transform == "affine":
         summary["pixel_matrix"] = result.pixel_matrix().tolist()
-        summary["pixel_matrix_convention"] = ("OpenCV WARP_INVERSE_MAP: fixed pixel (x, y) reads moving pixel "
-                                              "M @ (x, y, 1); integer pixel centres")
+        summary["pixel_matrix_convention"] = (
+            "OpenCV WARP_INVERSE_MAP: fixed pixel (x, y) reads moving pixel M @ (x, y, 1); integer pixel centres"
+            if spatial_dims == 2 else
+            "fixed voxel (x, y, z) reads moving voxel M @ (x, y, z, 1); integer voxel centres, z along the depth")
     files[out("params.json")] = dumps_json(summary, "register").encode()
 
-    before = resample(np.asarray(moving, dtype=np.float64).reshape(-1, *moving.shape[-2:])[None], fixed.shape[-2:])[0]
-    before = before[0] if moving.ndim == 2 else before
+    spatial = moving.shape[-spatial_dims:]
+    before = resample(np.asarray(moving, dtype=np.float64).reshape(-1, *spatial)[None], fixed.shape[-spatial_dims:])[0]
+    before = before[0] if moving.ndim == spatial_dims else before
     name = f"{result.transform}, {result.loss}"
-    files[out("registration.png")] = figure_bytes(registration_figure(fixed, before, result.warped, title=name))
+    figure = registration_figure if spatial_dims == 2 else orthogonal_slices_figure
+    files[out("registration.png")] = figure_bytes(figure(fixed, before, result.warped, title=name))
     written.append("registration.png")
     if any(len(h) for h in result.loss_history) or len(result.refinement_history):
         files[out("loss.png")] = figure_bytes(loss_curve_figure(
             result.loss_history, result.level_sizes, title=f"registration loss ({name})",
-            refinement=result.refinement_history))
+            refinement=result.refinement_history, refinement_mode="bicubic" if spatial_dims == 2 else "trilinear"))
         written.append("loss.png")
     with lock_directory(args.out, "register", "out"):
         remove_temporaries(args.out)
         save_files(files, "register")
 
-    refined = f" + {len(result.refinement_history)} bicubic refinement steps" if len(result.refinement_history) else ""
+    mode = "bicubic" if spatial_dims == 2 else "trilinear"
+    refined = f" + {len(result.refinement_history)} {mode} refinement steps" if len(result.refinement_history) else ""
     print(f"registered {args.moving} onto {args.fixed}: {result.transform}, {result.loss} loss, start {result.init}, "
           f"{len(result.level_sizes)} levels, {'+'.join(map(str, result.steps_run))} steps{refined} in "
           f"{result.seconds:.2f} s")
-    print(f"overlap at the end: {100 * result.overlap:.1f}% of the fixed image")
+    print(f"overlap at the end: {100 * result.overlap:.1f}% of the fixed {'image' if spatial_dims == 2 else 'volume'}")
     print(f"loss at full resolution: {result.loss_before:.4g} -> {result.loss_after:.4g}")
     if result.transform == "affine":
         print("theta: " + np.array2string(result.params, precision=4, separator=", ").replace("\n", ""))
     elif result.transform == "dense":
-        print(f"folded pixels: {100 * summary['folded_fraction']:.3f}%")
+        print(f"folded {'pixels' if spatial_dims == 2 else 'voxels'}: {100 * summary['folded_fraction']:.3f}%")
     else:
         print("params: " + np.array2string(result.params.ravel(), precision=4, separator=", ", threshold=12).replace("\n", ""))
     print(f"wrote {', '.join(written)} to {args.out}")

@@ -1,13 +1,22 @@
-"""Figures of a registration: the images before and after (checkerboards, overlays), the loss curve."""
+"""Figures of a registration: the images before and after (checkerboards, overlays), orthogonal slices
+of volumes before and after, the loss curve."""
 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from ..validation import check_int, check_real_array, describe, fail
 
-__all__ = ["checkerboard", "draw_tiles", "overlay", "registration_figure", "loss_curve_figure"]
+__all__ = ["checkerboard", "draw_tiles", "overlay", "registration_figure", "orthogonal_slices",
+           "orthogonal_slices_figure", "PLANES", "loss_curve_figure"]
+
+#: The three orthogonal planes through a (D, H, W) volume: (name, the axis held fixed, the plane's
+#: horizontal and vertical axis labels). The grid's x, y, z run along W, H, D.
+PLANES = (("axial (z = const)", 0, "x (voxels)", "y (voxels)"),
+          ("coronal (y = const)", 1, "x (voxels)", "z (voxels)"),
+          ("sagittal (x = const)", 2, "y (voxels)", "z (voxels)"))
 
 
 def _as_display(image, name, function="registration_figure"):
@@ -147,7 +156,95 @@ def registration_figure(fixed, moving_before, warped, tiles=8, title=None):
     return figure
 
 
-def loss_curve_figure(loss_history, level_sizes=None, title=None, refinement=None):
+def _as_volume(volume, name, function):
+    """A (D, H, W) or (C, D, H, W) volume as (D, H, W) (channels averaged)."""
+    volume = check_real_array(volume, function, name)
+    if volume.ndim == 4 and volume.size:
+        return volume.mean(axis=0)
+    if volume.ndim != 3 or not volume.size:
+        fail(function, name, "a non-empty (D, H, W) or (C, D, H, W) volume", f"shape {volume.shape}")
+    return volume
+
+
+def orthogonal_slices(volume, index=None):
+    """The three orthogonal planes through voxel ``index`` (default the centre) of a (D, H, W) volume.
+
+    Returns the axial plane ``volume[k]`` (H, W), the coronal ``volume[:, i]`` (D, W) and the
+    sagittal ``volume[:, :, j]`` (D, H), in the order of :data:`PLANES`; a (C, D, H, W) volume
+    is averaged over its channels first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [s.shape for s in orthogonal_slices(np.zeros((4, 5, 6)))]
+    [(5, 6), (4, 6), (4, 5)]
+    """
+    volume = _as_volume(volume, "volume", "orthogonal_slices")
+    if index is None:
+        index = tuple(s // 2 for s in volume.shape)
+    if not isinstance(index, (tuple, list)) or len(index) != 3:
+        fail("orthogonal_slices", "index", "(k, i, j), 3 ints", describe(index))
+    k, i, j = (check_int(v, "orthogonal_slices", "index", minimum=0, maximum=s - 1)
+               for v, s in zip(index, volume.shape))
+    return [volume[k], volume[:, i], volume[:, :, j]]
+
+
+def orthogonal_slices_figure(fixed, moving_before, warped, title=None, index=None):
+    """A volume registration at a glance: three orthogonal planes of each volume, before and after.
+
+    Parameters
+    ----------
+    fixed : ndarray, (D, H, W) or (C, D, H, W)
+    moving_before : ndarray
+        The moving volume resampled on the fixed volume's D x H x W without any
+        transformation (the identity grid), so that "before" compares like with like.
+    warped : ndarray
+        The registered moving volume (``RegistrationResult.warped``), same shape.
+    title : str, optional
+    index : (k, i, j), optional
+        The voxel the planes pass through; default the centre.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per plane (axial, coronal, sagittal); columns: fixed, moving (before), warped
+        (after) on one gray scale, then |fixed - moving| and |fixed - warped| on one shared
+        colour scale with a colour bar each. Axes in voxels; channels are averaged.
+    """
+    volumes = [_as_volume(v, n, "orthogonal_slices_figure")
+               for v, n in ((fixed, "fixed"), (moving_before, "moving_before"), (warped, "warped"))]
+    if not volumes[0].shape == volumes[1].shape == volumes[2].shape:
+        fail("orthogonal_slices_figure", "warped", "fixed, moving_before and warped of one shape",
+             f"shapes {[v.shape for v in volumes]}")
+    fixed_d, before_d, warped_d = _normalise(volumes)
+    differences = [np.abs(fixed_d - before_d), np.abs(fixed_d - warped_d)]
+    top = max(float(d.max()) for d in differences) or 1.0
+    columns = [(fixed_d, "fixed"), (before_d, "moving (before)"), (warped_d, "warped (after)"),
+               (differences[0], f"|fixed - moving| (max {differences[0].max():.2g})"),
+               (differences[1], f"|fixed - warped| (max {differences[1].max():.2g})")]
+    planes = [orthogonal_slices(v, index) for v, _ in columns]
+    # 64 levels a colour map: indistinguishable on screen, and the 15-panel PNG is a good third smaller
+    gray, heat = (colormaps[name].resampled(64) for name in ("gray", "magma"))
+    figure = Figure(figsize=(14, 8.4))
+    axes = figure.subplots(3, 5)
+    for row, (plane, _, xlabel, ylabel) in enumerate(PLANES):
+        for col, (_, label) in enumerate(columns):
+            ax = axes[row, col]
+            shown = ax.imshow(planes[col][row], cmap=gray if col < 3 else heat, vmin=0, vmax=1 if col < 3 else top,
+                              interpolation="nearest")
+            ax.set_title(f"{label}\n{plane}", fontsize=9)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.tick_params(labelsize=7)
+            if col >= 3:
+                figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def loss_curve_figure(loss_history, level_sizes=None, title=None, refinement=None, refinement_mode="bicubic"):
     """The objective per Adam step, the pyramid levels one after another (coarsest first).
 
     Parameters
@@ -159,7 +256,9 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None, refinement=Non
     title : str, optional
     refinement : 1-D array, optional
         ``RegistrationResult.refinement_history``: drawn after the levels, one point per
-        accepted step of the full-resolution bicubic refinement.
+        accepted step of the full-resolution refinement.
+    refinement_mode : str
+        How the refinement sampled, for its legend: "bicubic" (images) or "trilinear" (volumes).
 
     Returns
     -------
@@ -186,13 +285,13 @@ def loss_curve_figure(loss_history, level_sizes=None, title=None, refinement=Non
         steps = np.arange(start, start + len(values))
         label = f"level {k}"
         if level_sizes is not None:
-            h, w = level_sizes[k][0]
-            label += f" ({h}x{w})"
+            label += f" ({'x'.join(map(str, level_sizes[k][0]))})"
         if len(values):
             ax.plot(steps, values, label=label)
         start += len(values)
     if len(refinement):
-        ax.plot(np.arange(start, start + len(refinement)), refinement, "o-", ms=3, label="bicubic refinement (full size)")
+        ax.plot(np.arange(start, start + len(refinement)), refinement, "o-", ms=3,
+                label=f"{refinement_mode} refinement (full size)")
     everything = np.concatenate([np.asarray(v, dtype=np.float64) for v in loss_history] + [refinement])
     if np.all(everything > 0):
         ax.set_yscale("log")

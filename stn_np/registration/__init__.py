@@ -4,13 +4,16 @@ Align a moving image to a fixed one by gradient descent on a transformation's pa
 through the same grid generators, sampler and hand-derived backwards a spatial transformer
 trains with: ``grid_sample(moving, result.grid)`` approximates ``fixed``.
 
+Images (H, W) or (C, H, W) by default; volumes (D, H, W) or (C, D, H, W) with
+``register(..., spatial_dims=3)`` (affine and dense).
+
 Modules: :mod:`~.register` (the driver: global start, coarse-to-fine Adam, bicubic
 Gauss-Newton finish, and its result), :mod:`~.schedules` (each family's optimisation
 defaults), :mod:`~.initialise` (the global start and the overlap mask), :mod:`~.pyramid`
 (Gaussian image pyramids), :mod:`~.losses` (MSE, NCC, Mattes mutual information, each
 overlap-weighted, and the diffusion penalty), :mod:`~.transforms` (affine utilities and
 OpenCV pixel matrices), :mod:`~.jacobian` (Jacobian determinants and folds),
-:mod:`~.samples` (matplotlib's test images and random warps).
+:mod:`~.samples` (matplotlib's test images, the ellipsoid phantom volume, random warps).
 """
 
 from .jacobian import flow_to_grid, jacobian_determinant

@@ -35,6 +35,17 @@ step budget. A level ends early when the objective has not improved by a relativ
 Marquardt on the overlap-masked bicubic MSE (a short bicubic Adam for ncc and mi); with it
 the finest level's default Adam budget is 0.
 
+Volumes. ``spatial_dims=3`` registers (D, H, W) or (C, D, H, W) volumes with the families that
+have a volumetric form, ``affine`` (theta 3 x 4) and ``dense`` (a voxel flow (D, H, W, 3) with
+the 3-D diffusion penalty); the other families are 2-D only and refused. Every stage is the
+same code one axis up: the overlap mask is a box in three coordinates, the pyramid blurs and
+halves every axis (``pyramid``), the global start uses centres of mass, principal axes and 3-D
+FFT shifts (``initialise``), and the finish is Gauss-Newton on the *trilinear* objective,
+since there is no bicubic kernel for volumes (PyTorch has none either; ``grid_sample`` refuses
+it): a trilinear sample is piecewise linear between voxels, which costs the finish some
+sharpness but not its convergence on smooth volumes. A 3-D input with the default
+``spatial_dims=2`` still means (C, H, W): channels of an image.
+
 Precision: float64 throughout (``DTYPE``). float32 would save about a quarter of a 256 x 256
 step (the sparse sampler dominates either way), while float64 keeps the gradients summed over
 ~65k pixels and the tiny final steps free of rounding noise; the default affine registration
@@ -54,13 +65,14 @@ import numpy as np
 from ..autograd.function import no_grad
 from ..autograd.tensor import Tensor
 from ..optim import Adam
+from ..sampling.coords import SPATIAL_DIMS, axis_sizes
 from ..sampling.grid_sample import grid_sample
 from ..sampling.grid_tps import check_control_points
 from ..sampling.padding import PADDING_MODES
 from ..validation import check_bool, check_choice, check_int, check_number, describe, fail, values_of
 from .initialise import affine_to_params, global_search, overlap_mask
 from .losses import LOSSES, similarity_loss
-from .schedules import get_schedule
+from .schedules import TRANSFORMS, get_schedule
 from .pyramid import build_pyramid, level_sizes
 from .transforms import theta_to_pixel
 
@@ -94,21 +106,24 @@ class RegistrationResult:
     params : ndarray
         The fitted parameters without a batch axis, in the family's own convention (see
         :mod:`stn_np.sampling.families`): theta (2, 3), (s, tx, ty), (h0..h7), TPS offsets
-        (K, 2), or the dense flow (H, W, 2) in moving-image pixels at the fixed image's size.
-    grid : ndarray, shape (H, W, 2)
-        The sampling grid at the fixed image's full resolution, normalised, last axis (x, y):
-        ``grid_sample(moving[None, None], grid[None])`` (``align_corners=False``,
+        (K, 2), or the dense flow (H, W, 2) in moving-image pixels at the fixed image's size;
+        for volumes theta (3, 4) or the flow (D, H, W, 3) in moving-volume voxels.
+    grid : ndarray, shape (H, W, 2) or (D, H, W, 3)
+        The sampling grid at the fixed image's full resolution, normalised, last axis (x, y)
+        or (x, y, z): ``grid_sample(moving[None, None], grid[None])`` (``align_corners=False``,
         ``padding_mode`` below) approximates ``fixed``.
     warped : ndarray
         The moving image sampled with ``grid``, in its original intensities, at the fixed
-        image's H x W: 2-D for a 2-D moving image, else (C, H, W).
+        image's size, in the moving image's layout: (H, W) or (C, H, W); for volumes
+        (D, H, W) or (C, D, H, W).
     loss_history : list of ndarray
         One array per pyramid level, coarsest first: the objective ``E`` (similarity plus
         ``smoothness`` times the penalty) evaluated at each Adam step of that level, before
         the step's update. Intensities are divided by the fixed image's standard deviation
         first, so values do not depend on the images' units.
-    level_sizes : list of ((int, int), (int, int))
-        Per level, coarsest first, the (H, W) of the fixed and of the moving image.
+    level_sizes : list of (tuple, tuple)
+        Per level, coarsest first, the spatial shape ((H, W), or (D, H, W) for volumes) of the
+        fixed and of the moving image.
     loss : str
         "mse", "ncc" or "mi".
     loss_before, loss_after : float
@@ -119,19 +134,21 @@ class RegistrationResult:
         Wall time of the registration.
     padding_mode : str
         What the sampler reads outside the moving image.
-    moving_size : (int, int)
-        The moving image's (H, W).
+    moving_size : tuple
+        The moving image's (H, W), or (D, H, W).
     init : str
         How the descent started: "auto" (the global search), "identity" or "array".
     start_params : ndarray
         The parameters the descent started from (the global search's estimate for "auto").
     refinement_history : ndarray
-        The objective at each accepted step of the full-resolution bicubic refinement
-        (empty without one).
+        The objective at each accepted step of the full-resolution refinement (bicubic for
+        images, trilinear for volumes; empty without one).
     overlap : float
         The fraction of fixed pixels whose sample lies inside the moving image, at the end.
     masked : bool
         Whether the objective counted only the overlap.
+    spatial_dims : int
+        2 for images, 3 for volumes.
     """
 
     transform: str
@@ -151,6 +168,7 @@ class RegistrationResult:
     refinement_history: np.ndarray = None
     overlap: float = 1.0
     masked: bool = True
+    spatial_dims: int = 2
 
     @property
     def steps_run(self):
@@ -160,42 +178,48 @@ class RegistrationResult:
     def apply(self, image, mode="bilinear"):
         """Warp any image on the moving image's frame with the fitted grid.
 
-        ``image`` is 2-D or (C, H, W), of any size (normalised coordinates: it is taken to
-        cover the same field of view as the moving image), e.g. the moving image in colour
-        or a label map with ``mode="nearest"``. Returns the fixed image's H x W, the input's
-        layout.
+        ``image`` is 2-D or (C, H, W) (for a volume registration (D, H, W) or (C, D, H, W)),
+        of any size (normalised coordinates: it is taken to cover the same field of view as
+        the moving image), e.g. the moving image in colour or a label map with
+        ``mode="nearest"``. Returns the fixed image's size, the input's layout.
         """
-        batch, two_d = _as_batch(image, "image", "RegistrationResult.apply")
+        batch, plain = _as_batch(image, "image", "RegistrationResult.apply", self.spatial_dims)
         with no_grad():
             out = grid_sample(batch, self.grid[None].astype(batch.dtype), mode=mode, padding_mode=self.padding_mode).data
-        return out[0, 0] if two_d else out[0]
+        return out[0, 0] if plain else out[0]
 
     def pixel_matrix(self):
         """For ``affine``: the OpenCV pixel matrix (fixed pixel -> moving pixel, integer centres).
 
         ``cv2.warpAffine(moving, M, (W_fixed, H_fixed), flags=WARP_INVERSE_MAP)`` reproduces
-        ``warped``; see :func:`~stn_np.registration.transforms.theta_to_pixel`.
+        ``warped``; see :func:`~stn_np.registration.transforms.theta_to_pixel`. For volumes
+        the 3 x 4 voxel matrix: fixed voxel (x, y, z) reads moving voxel ``M @ (x, y, z, 1)``.
         """
         if self.transform != "affine":
             fail("RegistrationResult.pixel_matrix", "transform", "'affine'", describe(self.transform))
-        return theta_to_pixel(self.params, self.moving_size, self.grid.shape[:2])
+        return theta_to_pixel(self.params, self.moving_size, self.grid.shape[:-1])
 
 
-def _as_batch(image, name, function="register"):
-    """A 2-D or (C, H, W) real image as a float64 (1, C, H, W) array, plus whether it was 2-D."""
+_LAYOUTS = {2: ("a non-empty 2-D (H, W) or 3-D (C, H, W) image", "a 2-D or (C, H, W) array"),
+            3: ("a non-empty 3-D (D, H, W) or 4-D (C, D, H, W) volume", "a 3-D or (C, D, H, W) array")}
+
+
+def _as_batch(image, name, function="register", spatial_dims=2):
+    """A real image (volume) as a float64 (1, C, *spatial) array, plus whether it had no channel axis."""
+    expected, kind = _LAYOUTS[spatial_dims]
     try:
         array = values_of(image)
     except (TypeError, ValueError):
-        fail(function, name, "a 2-D or (C, H, W) array", f"a {type(image).__name__}", TypeError)
+        fail(function, name, kind, f"a {type(image).__name__}", TypeError)
     if array.dtype.kind not in "fiu":
         fail(function, name, "real (float or integer) values", f"dtype {array.dtype}", TypeError)
-    if array.ndim not in (2, 3) or array.size == 0:
-        fail(function, name, "a non-empty 2-D (H, W) or 3-D (C, H, W) image", f"shape {array.shape}")
+    if array.ndim not in (spatial_dims, spatial_dims + 1) or array.size == 0:
+        fail(function, name, expected, f"shape {array.shape}")
     array = array.astype(DTYPE)
     if not np.all(np.isfinite(array)):
         fail(function, name, "finite values", "NaN or inf")
-    two_d = array.ndim == 2
-    return (array[None, None] if two_d else array[None]), two_d
+    plain = array.ndim == spatial_dims
+    return (array[None, None] if plain else array[None]), plain
 
 
 def _steps_per_level(steps, model, levels):
@@ -211,26 +235,29 @@ def _steps_per_level(steps, model, levels):
     return [check_int(s, "register", "steps", minimum=0) for s in steps]
 
 
-def _check_levels(levels, fixed_hw, moving_hw):
+def _check_levels(levels, fixed_shape, moving_shape):
     levels = check_int(levels, "register", "levels", minimum=1)
-    smallest = min(*fixed_hw, *moving_hw)
+    unit = "px" if len(fixed_shape) == 2 else "voxels"
+    smallest = min(*fixed_shape, *moving_shape)
     coarsest = smallest // 2 ** (levels - 1)
     if coarsest < MIN_LEVEL_SIZE:
         most = max(1, int(math.floor(math.log2(smallest / MIN_LEVEL_SIZE))) + 1) if smallest >= MIN_LEVEL_SIZE else 0
         if most:
-            fail("register", "levels", f"at most {most} levels (the coarsest keeps >= {MIN_LEVEL_SIZE} px a side)",
-                 f"{levels} levels, which shrink the smallest side ({smallest} px) to {coarsest} px")
-        fail("register", "fixed", f"fixed and moving images of at least {MIN_LEVEL_SIZE} x {MIN_LEVEL_SIZE} pixels",
-             f"{fixed_hw[0]} x {fixed_hw[1]} and {moving_hw[0]} x {moving_hw[1]}")
+            fail("register", "levels", f"at most {most} levels (the coarsest keeps >= {MIN_LEVEL_SIZE} {unit} a side)",
+                 f"{levels} levels, which shrink the smallest side ({smallest} {unit}) to {coarsest} {unit}")
+        what = ("images", "pixels") if len(fixed_shape) == 2 else ("volumes", "voxels")
+        least = " x ".join([str(MIN_LEVEL_SIZE)] * len(fixed_shape))
+        fail("register", "fixed", f"fixed and moving {what[0]} of at least {least} {what[1]}",
+             f"{' x '.join(map(str, fixed_shape))} and {' x '.join(map(str, moving_shape))}")
     return int(levels)
 
 
-def _check_init(init, model, fixed_hw):
+def _check_init(init, model, fixed_shape):
     """"auto", "identity", or the user's starting parameters (with a batch axis)."""
     if isinstance(init, str):
         return check_choice(init, ("auto", "identity"), "register", "init")
     array = values_of(init)
-    expected = model.shape(fixed_hw)
+    expected = model.shape(fixed_shape)
     if array.dtype.kind not in "fiu" or array.shape != expected:
         fail("register", "init", f"'auto', 'identity' or a real array of shape {expected} for transform "
              f"{model.name!r}", f"{array.dtype} {array.shape}")
@@ -321,7 +348,7 @@ def _fit_level(objective, params, steps, lr, patience, tol, guard):
 
 
 def _grid_jacobian(model, params, sizes, step=1e-4):
-    """d grid / d params, (H*W*2, P), by central differences of the family's generator.
+    """d grid / d params, (points * d, P), by central differences of the family's generator.
 
     Exact to rounding for families whose grid is linear in the parameters; for projective an
     O(step^2) linearisation (it only has to point Gauss-Newton downhill).
@@ -339,11 +366,11 @@ def _grid_jacobian(model, params, sizes, step=1e-4):
 
 
 def _residuals(objective, params, need_jacobian):
-    """Masked residuals of the bicubic warp: (E, overlap, r (C, n), mask (n,), dW/dgrid (C, n, 2) or None)."""
-    model, (fixed_hw, moving_hw) = objective.model, objective.sizes
+    """Masked residuals of the finishing warp: (E, overlap, r (C, n), mask (n,), dW/dgrid (C, n, d) or None)."""
+    model, (fixed_shape, moving_shape) = objective.model, objective.sizes
     with no_grad():
-        grid = model.grid(Tensor(params), fixed_hw, moving_hw).data
-    mask = overlap_mask(grid, moving_hw).reshape(-1)
+        grid = model.grid(Tensor(params), fixed_shape, moving_shape).data
+    mask = overlap_mask(grid, moving_shape).reshape(-1)
     overlap = float(mask.mean())
     if not objective.masked:  # every pixel counts, reading the padding outside
         mask = np.ones_like(mask)
@@ -351,7 +378,7 @@ def _residuals(objective, params, need_jacobian):
         return math.inf, 0.0, None, mask, None
     grid_tensor = Tensor(grid, requires_grad=need_jacobian)
     padding = "border" if objective.masked else objective.padding_mode
-    warped = grid_sample(objective.moving, grid_tensor, mode="bicubic", padding_mode=padding)
+    warped = grid_sample(objective.moving, grid_tensor, mode=objective.mode, padding_mode=padding)
     channels = warped.shape[1]
     r = (warped.data - objective.fixed).reshape(channels, -1)
     value = float(np.einsum("cn,cn,n->", r, r, mask) / (channels * mask.sum()))
@@ -363,13 +390,13 @@ def _residuals(objective, params, need_jacobian):
             upstream[:, c] = 1
             grid_tensor.zero_grad()
             warped.backward(upstream, retain_graph=c < channels - 1)
-            spatial.append(grid_tensor.grad.reshape(-1, 2))
+            spatial.append(grid_tensor.grad.reshape(-1, grid.shape[-1]))
         spatial = np.stack(spatial)
     return value, overlap, r, mask, spatial
 
 
 def _refine_gauss_newton(objective, params, guard, iterations=REFINE_ITERATIONS):
-    """Levenberg-Marquardt on the masked bicubic MSE at full resolution; returns (params, objective history).
+    """Levenberg-Marquardt on the masked bicubic (volumes: trilinear) MSE at full resolution; returns (params, history).
 
     With residuals ``r_i = W(grid_i(p)) - F_i`` on the overlap, the step solves
     ``(J^T M J + lambda diag(J^T M J)) dp = -J^T M r`` with ``J = dW/dgrid . dgrid/dp``: the
@@ -382,12 +409,13 @@ def _refine_gauss_newton(objective, params, guard, iterations=REFINE_ITERATIONS)
     jacobian = None
     damping = 1e-3
     evaluations = 1
-    _, (moving_h, moving_w) = objective.sizes
-    to_pixels = np.array([moving_w / 2, moving_h / 2])
+    _, moving_shape = objective.sizes
+    d = len(moving_shape)
+    to_pixels = np.array(axis_sizes(tuple(moving_shape))) / 2
     while evaluations < iterations:
         if jacobian is None or objective.model.name not in _LINEAR:
-            jacobian = _grid_jacobian(objective.model, params, objective.sizes).reshape(-1, 2, params.size)
-        # J_c (n, P) for each channel: sum over the grid's (x, y) of dW_c/dgrid * dgrid/dp
+            jacobian = _grid_jacobian(objective.model, params, objective.sizes).reshape(-1, d, params.size)
+        # J_c (n, P) for each channel: sum over the grid's (x, y[, z]) of dW_c/dgrid * dgrid/dp
         normal = np.zeros((params.size, params.size))
         gradient = np.zeros(params.size)
         for c in range(spatial.shape[0]):
@@ -404,7 +432,7 @@ def _refine_gauss_newton(objective, params, guard, iterations=REFINE_ITERATIONS)
             new = _residuals(objective, candidate, True)
             evaluations += 1
             if new[0] < value and new[1] >= guard:
-                moved = np.abs(jacobian @ step).reshape(-1, 2) * to_pixels
+                moved = np.abs(jacobian @ step).reshape(-1, d) * to_pixels
                 params, (value, _, r, mask, spatial) = candidate, new
                 history.append(value)
                 damping = max(damping / 10, 1e-7)
@@ -418,7 +446,7 @@ def _refine_gauss_newton(objective, params, guard, iterations=REFINE_ITERATIONS)
 
 
 def _fit_or_refine(objective, params, loss, lr, guard, patience, tol):
-    """The sharp finish at full resolution: Gauss-Newton for mse, a short Adam otherwise (both bicubic)."""
+    """The full-resolution finish: Gauss-Newton for mse, a short Adam otherwise (bicubic; volumes: trilinear)."""
     if loss == "mse":
         return _refine_gauss_newton(objective, params, guard)
     params, history = _fit_level(objective, params, REFINE_STEPS, lr, patience, tol, guard)
@@ -427,7 +455,7 @@ def _fit_or_refine(objective, params, loss, lr, guard, patience, tol):
 
 def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None, lr=None, smoothness=None,
              init="auto", padding_mode="zeros", patience=20, tol=1e-4, control_points=(4, 4), masked=True,
-             min_overlap=MIN_OVERLAP, refine=True):
+             min_overlap=MIN_OVERLAP, refine=True, spatial_dims=2):
     """Register ``moving`` onto ``fixed``: a global start, Adam coarse to fine, a bicubic finish.
 
     Parameters
@@ -435,9 +463,11 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     fixed, moving : array_like
         2-D (H, W) grayscale or (C, H, W) images with real values (integers are converted);
         sizes may differ, channel counts must match. Each image's normalised frame [-1, 1]^2
-        covers the whole image (``align_corners=False``).
+        covers the whole image (``align_corners=False``). With ``spatial_dims=3``: (D, H, W)
+        or (C, D, H, W) volumes, the frame [-1, 1]^3.
     transform : {"affine", "attention", "projective", "tps", "dense"}
-        The family (see :mod:`stn_np.sampling.families` for each parameterisation).
+        The family (see :mod:`stn_np.sampling.families` for each parameterisation); volumes
+        take "affine" or "dense".
     loss : {"mse", "ncc", "mi"}
         Mean squared error (same intensities expected), ``1 - NCC`` (any gain and offset) or
         negative Mattes mutual information (any intensity relation, e.g. two modalities).
@@ -481,10 +511,13 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
         The overlap guard: a step that leaves less than this fraction of the fixed image
         overlapping (or half the starting overlap, if that is smaller) is undone.
     refine : bool
-        After the pyramid, refine at full resolution with bicubic sampling: Gauss-Newton
-        (Levenberg-Marquardt, at most ``REFINE_ITERATIONS`` evaluations) for ``mse``,
-        ``REFINE_STEPS`` Adam steps for ``ncc``/``mi``. Parametric families only (the dense
-        flow's last level is already at full resolution).
+        After the pyramid, refine at full resolution with bicubic sampling (trilinear for
+        volumes): Gauss-Newton (Levenberg-Marquardt, at most ``REFINE_ITERATIONS``
+        evaluations) for ``mse``, ``REFINE_STEPS`` Adam steps for ``ncc``/``mi``. Parametric
+        families only (the dense flow's last level is already at full resolution).
+    spatial_dims : {2, 3}
+        2 (default): images, and a 3-D array is (C, H, W). 3: volumes, and a 3-D array is
+        (D, H, W), a 4-D one (C, D, H, W). See the module docstring for what changes.
 
     Returns
     -------
@@ -494,8 +527,8 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     ------
     ValueError
         Wrong ndim, mismatched channels, NaN/inf, a constant fixed image, images too small for
-        ``levels``, unknown transform or loss, bad numbers, a starting transform under which
-        no fixed pixel samples the moving image.
+        ``levels``, unknown transform or loss, a 2-D-only transform with ``spatial_dims=3``,
+        bad numbers, a starting transform under which no fixed pixel samples the moving image.
     TypeError
         Non-numeric images.
 
@@ -511,21 +544,38 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
     >>> result = register(fixed, moving, levels=2)
     >>> bool(np.abs(result.params - theta[0]).max() < 0.01)
     True
+
+    A volume, a small shift and rotation about the depth axis:
+
+    >>> z, y, x = np.mgrid[0:24, 0:24, 0:24] / 24.0
+    >>> volume = np.sin(5 * x) * np.cos(4 * y) + np.cos(3 * z) + x * z
+    >>> a = 0.1
+    >>> theta = np.array([[[np.cos(a), -np.sin(a), 0, 0.05], [np.sin(a), np.cos(a), 0, -0.04], [0, 0, 1, 0.03]]])
+    >>> fixed = grid_sample(volume[None, None], affine_grid(theta, (1, 1, 24, 24, 24))).data[0, 0]
+    >>> result = register(fixed, volume, levels=2, spatial_dims=3)
+    >>> result.params.shape, bool(np.abs(result.params - theta[0]).max() < 0.01)
+    ((3, 4), True)
     """
     start = time.perf_counter()
+    spatial_dims = check_choice(check_int(spatial_dims, "register", "spatial_dims"), SPATIAL_DIMS, "register",
+                                "spatial_dims")
     model = get_schedule(transform)
+    if spatial_dims not in model.family.spatial_dims:
+        volumetric = " or ".join(repr(name) for name in TRANSFORMS if 3 in get_schedule(name).family.spatial_dims)
+        fail("register", "transform", f"{volumetric} with spatial_dims=3 (the {model.name} family is 2-D only)",
+             describe(transform))
     check_choice(loss, LOSSES, "register", "loss")
     check_choice(padding_mode, PADDING_MODES, "register", "padding_mode")
     masked = check_bool(masked, "register", "masked")
     refine = check_bool(refine, "register", "refine")
     min_overlap = check_number(min_overlap, "register", "min_overlap", minimum=0, maximum=1, strict_low=True)
-    fixed_batch, _ = _as_batch(fixed, "fixed")
-    moving_batch, moving_2d = _as_batch(moving, "moving")
+    fixed_batch, _ = _as_batch(fixed, "fixed", spatial_dims=spatial_dims)
+    moving_batch, moving_plain = _as_batch(moving, "moving", spatial_dims=spatial_dims)
     if fixed_batch.shape[1] != moving_batch.shape[1]:
         fail("register", "moving", f"{fixed_batch.shape[1]} channel(s), as fixed has",
              f"{moving_batch.shape[1]} channel(s)")
-    fixed_hw, moving_hw = fixed_batch.shape[-2:], moving_batch.shape[-2:]
-    levels = _check_levels(levels, fixed_hw, moving_hw)
+    fixed_shape, moving_shape = fixed_batch.shape[2:], moving_batch.shape[2:]
+    levels = _check_levels(levels, fixed_shape, moving_shape)
     refine = refine and model.family.parametric
     explicit_steps = steps is not None
     steps = _steps_per_level(steps, model, levels)
@@ -547,8 +597,7 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
         fail("register", "fixed", "an image with some contrast to register against", "a constant image")
     if loss == "mi" and float(moving_batch.std()) == 0:
         fail("register", "moving", "an image with some contrast for loss 'mi'", "a constant image")
-    sizes = list(zip(level_sizes(*fixed_hw, levels), level_sizes(*moving_hw, levels)))
-    sizes = [(tuple(f), tuple(m)) for f, m in sizes]
+    sizes = list(zip(level_sizes(fixed_shape, levels), level_sizes(moving_shape, levels)))
     params = _check_init(init, model, sizes[0][0])
 
     # Dividing both images by one number changes no optimum, but makes loss values and the
@@ -587,22 +636,23 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
                                            guard)
         history.append(level_history)
 
-    final = dataclasses.replace(objectives[-1], mode="bicubic" if refine else "bilinear")
+    # bicubic where there is one: images (volumes have no bicubic kernel; trilinear it is)
+    final = dataclasses.replace(objectives[-1], mode="bicubic" if refine and spatial_dims == 2 else "bilinear")
     refinement = []
     if refine:
         params, refinement = _fit_or_refine(final, params, loss, lr * model.lr_per_level**levels, guard, patience, tol)
 
     with no_grad():
-        grid = model.grid(Tensor(params), fixed_hw, moving_hw).data
+        grid = model.grid(Tensor(params), fixed_shape, moving_shape).data
         value, overlap = final(Tensor(params))
         loss_after = _similarity_only(final, Tensor(params))
-        loss_before = _similarity_only(final, Tensor(model.identity(fixed_hw, DTYPE)))
+        loss_before = _similarity_only(final, Tensor(model.identity(fixed_shape, DTYPE)))
         warped = grid_sample(moving_batch, grid, padding_mode=padding_mode).data[0]
     return RegistrationResult(
         transform=model.name,
         params=params[0],
         grid=grid[0],
-        warped=warped[0] if moving_2d else warped,
+        warped=warped[0] if moving_plain else warped,
         loss_history=history,
         level_sizes=sizes,
         loss=loss,
@@ -610,12 +660,13 @@ def register(fixed, moving, transform="affine", loss="mse", levels=3, steps=None
         loss_after=loss_after,
         seconds=time.perf_counter() - start,
         padding_mode=padding_mode,
-        moving_size=tuple(moving_hw),
+        moving_size=tuple(moving_shape),
         init=started,
         start_params=start_params,
         refinement_history=np.asarray(refinement, dtype=np.float64),
         overlap=overlap,
         masked=masked,
+        spatial_dims=spatial_dims,
     )
 
 
