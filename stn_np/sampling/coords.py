@@ -150,17 +150,29 @@ def normalized_to_pixel(coord, size, align_corners=False, spatial_dims=2):
     check_choice(spatial_dims, SPATIAL_DIMS, "normalized_to_pixel", "spatial_dims")
     coord = check_real_array(coord, "normalized_to_pixel", "coord", dtype=None)
     with np.errstate(over="ignore", invalid="ignore"):
-        if align_corners:
-            return (coord + 1) / 2 * (size - 1)
-        if spatial_dims == 3:
-            return ((coord + 1) * size - 1) / 2
-        return _fused_unnormalize(coord + 1, size)
+        return unnormalize(coord, size, align_corners, spatial_dims)
+
+
+def unnormalize(coord, size, align_corners, spatial_dims):
+    """:func:`normalized_to_pixel` without its argument checks, for the samplers' inner loop.
+
+    ``coord`` is a float ndarray (any layout; the result is a new contiguous array), the other
+    arguments are valid. Overflow to inf is not silenced here: callers wrap it in
+    ``numpy.errstate(over="ignore", invalid="ignore")``.
+    """
+    if align_corners:
+        return (coord + 1) / 2 * (size - 1)
+    if spatial_dims == 3:
+        return ((coord + 1) * size - 1) / 2
+    return _fused_unnormalize(coord + 1, size)
 
 
 def _fused_unnormalize(a, size):
     """``(a * size - 1) / 2`` rounded once, as ``fma(a, size / 2, -0.5)`` rounds it.
 
-    float32: ``a * size - 1`` is exact in float64 (24 + 26 bits), so one cast rounds it.
+    float32: ``a * size - 1`` is exact in float64 (24 + 26 bits), so one cast rounds it; it is
+    computed as ``a * (size / 2) - 0.5`` (the same exact number halved) in two operations that
+    cast on the fly, without a float64 copy of ``a``.
     float64: Veltkamp's split writes ``a = hi + lo`` with halves of 26 and 27 bits, so
     ``hi * size`` and ``lo * size`` are exact (``size < 2**26``); Knuth's two-sum then
     carries the rounding errors of ``hi size - 1`` and of adding ``lo size`` exactly, and
@@ -168,7 +180,10 @@ def _fused_unnormalize(a, size):
     and a rounding cannot matter) take the plain formula.
     """
     if a.dtype == np.float32:
-        return ((a.astype(np.float64) * size - 1) / 2).astype(np.float32)
+        exact = np.multiply(a, size / 2, dtype=np.float64)
+        if isinstance(a, np.ndarray):
+            return np.subtract(exact, 0.5, out=a, casting="same_kind")  # the one rounding, into a's buffer
+        return np.float32(exact - 0.5)
     if a.dtype != np.float64:
         return (a * size - 1) / 2
     split = 134217729.0 * a  # 2**27 + 1

@@ -14,11 +14,17 @@ import numpy as np
 from ..autograd.function import Function
 from ..validation import check_image_and_grid, check_memory
 from .kernels import BILINEAR, resolve_kernel
-from .matrix import build_operator
+from .matrix import build_operator, scatter_taps, sparse_product
 from .padding import check_padding, frame_image, unframe_gradient
 from .subgradients import check_subgradient
 
-__all__ = ["GridSampleFunction", "grid_sample"]
+__all__ = ["GridSampleFunction", "grid_sample", "GATHER_CHANNELS"]
+
+#: Channel counts up to which grid_sample gathers the taps channel by channel (the fast path of
+#: GridSampleFunction) rather than multiplying all channels by the sparse operator at once:
+#: below it the sparse product's short inner loop over the channels and the transposes into
+#: and out of the (pixels, channels) layout cost more than gathering (benchmarks/bench_sampler.py).
+GATHER_CHANNELS = 4
 
 
 class GridSampleFunction(Function):
@@ -54,31 +60,57 @@ class GridSampleFunction(Function):
     def forward(ctx, U, grid, kernel=BILINEAR, padding_mode="zeros", align_corners=False, subgradient="pytorch"):
         N, C, *spatial = U.shape
         out = grid.shape[1:-1]
+        points = math.prod(out)
         position_derivatives = ctx.needs_input_grad[1] and kernel.has_position_gradient
         op = build_operator(grid, spatial, kernel, padding_mode, align_corners, position_derivatives, subgradient)
-        X = frame_image(U, op.frame, padding_mode, align_corners)
-        Y = op.S @ X  # (N * prod(out), C)
         ctx.op, ctx.grid_shape, ctx.image_shape = op, grid.shape, U.shape
         ctx.padding, ctx.kernel = (padding_mode, align_corners), kernel
+        ctx.gather = C <= GATHER_CHANNELS
+        if ctx.gather:
+            # Fast path for few channels (one-channel digits, masks and grey images; RGB): the
+            # image stays channels-first (no transposes), each channel's taps are gathered at
+            # once (np.take) and summed with their weights (S is never built), and the gathered
+            # taps, kept, give the grid gradient without another product. For many channels
+            # one sparse product over all of them at once is faster (the general path below).
+            X = frame_image(U, op.frame, padding_mode, align_corners, channels_last=False)  # (C, rows)
+            Q = op.gather(X)  # (C, K, P)
+            if position_derivatives:
+                ctx.save_for_backward(Q)
+            V = np.einsum("ckp,kp->cp", Q, op.weight)  # (C, N * points)
+            return V.reshape(C, N, points).transpose(1, 0, 2).reshape((N, C) + out)
+        X = frame_image(U, op.frame, padding_mode, align_corners)  # (rows, C)
+        Y = sparse_product(op.S, X)  # (N * points, C)
         if position_derivatives:
             ctx.save_for_backward(X)
-        return np.ascontiguousarray(Y.reshape(N, math.prod(out), C).transpose(0, 2, 1)).reshape((N, C) + out)
+        return np.ascontiguousarray(Y.reshape(N, points, C).transpose(0, 2, 1)).reshape((N, C) + out)
 
     @staticmethod
     def backward(ctx, g):
         N, C = ctx.image_shape[:2]
         op = ctx.op
         points = math.prod(ctx.grid_shape[1:-1])
-        G = g.reshape(N, C, points).transpose(0, 2, 1).reshape(N * points, C)
+        dtype = op.weight.dtype
         gU = ggrid = None
-        if ctx.needs_input_grad[0]:
-            gU = unframe_gradient(op.S.T @ G, ctx.image_shape, op.frame, *ctx.padding)
+        if ctx.gather:  # the fast path of the forward: channels first
+            G = np.ascontiguousarray(g.reshape(N, C, points).transpose(1, 0, 2), dtype=dtype).reshape(C, N * points)
+            if ctx.needs_input_grad[0]:
+                gX = np.zeros((C, op.rows), dtype=dtype)
+                for c in range(C):
+                    scatter_taps(op.index, op.weight, G[c], gX[c])
+                gU = unframe_gradient(gX, ctx.image_shape, op.frame, *ctx.padding, channels_last=False)
+        else:
+            G = np.ascontiguousarray(g.reshape(N, C, points).transpose(0, 2, 1), dtype=dtype).reshape(N * points, C)
+            if ctx.needs_input_grad[0]:
+                gU = unframe_gradient(sparse_product(op.S, G, transpose=True), ctx.image_shape, op.frame, *ctx.padding)
         if ctx.needs_input_grad[1]:
-            if ctx.kernel.has_position_gradient:
+            if not ctx.kernel.has_position_gradient:  # nearest: the sample is piecewise constant in the position
+                ggrid = np.zeros(ctx.grid_shape, dtype=g.dtype)
+            elif ctx.gather:
+                (Q,) = ctx.saved_arrays
+                ggrid = op.gathered_grid_gradient(Q, G).reshape(ctx.grid_shape)
+            else:
                 (X,) = ctx.saved_arrays
                 ggrid = op.grid_gradient(X, G).reshape(ctx.grid_shape)
-            else:  # nearest: the sample is piecewise constant in the position
-                ggrid = np.zeros(ctx.grid_shape, dtype=g.dtype)
         return gU, ggrid
 
 

@@ -27,65 +27,165 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..validation import check_grid, fail, values_of
-from .coords import coordinate_scale, normalized_to_pixel
+from .coords import coordinate_scale, unnormalize
 from .kernels import resolve_kernel
 from .padding import check_padding, fold_coordinates, frame_width, pad_index
 from .subgradients import kink_tolerance, snap_to_kinks, zero_at_bounds
 
-__all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_matrix", "tap_products"]
+try:  # scipy's compiled kernels behind ``S @ X``: see sparse_product
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - a SciPy that moved them; the public products below give the same numbers
+    _sparsetools = None
+
+__all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_matrix", "tap_products",
+           "sparse_product", "scatter_taps"]
 
 
 class SamplingOperator:
     """The linear map of one sampling on the framed image, and its derivative by the grid.
 
+    Stored by taps: point ``p`` reads buffer rows ``index[:, p]`` with weights ``weight[:, p]``
+    (``K = T**d`` taps a point, in C order over the spatial axes, slowest first). Each tap is
+    one long contiguous row, so building the operator is a few whole-array operations, and
+    the sampler either gathers with it directly (:meth:`gather`, for few channels) or uses
+    the sparse matrix :attr:`S` (for many).
+
     Attributes
     ----------
-    S : scipy.sparse.csr_array
-        Shape ``(N * prod(out), N * prod(S_i + 2 f) + 1)``, block-diagonal over the batch: its
-        columns are the rows of the framed buffer of :func:`stn_np.sampling.padding.frame_image`
-        (``f = frame``, ``S_i`` the image's spatial sides), the last one the zero sink that
-        dead (NaN) points read. Entry ``(p, tap (i, j))`` is ``k(y_p - n_i) k(x_p - m_j)``
-        (a volume: ``(p, tap (h, i, j))``, times ``k(z_p - l_h)``).
+    index : ndarray of intp, shape (K, P)
+        Rows of the framed buffer of :func:`stn_np.sampling.padding.frame_image`; dead (NaN)
+        points read the last row, the zero sink.
+    weight : ndarray, shape (K, P), the grid's dtype
+        ``k(y_p - n_i) k(x_p - m_j)`` of tap ``(i, j)`` (a volume: times ``k(z_p - l_h)``).
     frame : int
         Width of the frame.
+    rows : int
+        Rows of the framed buffer, the sink included: ``N * prod(S_i + 2 frame) + 1``.
     """
 
-    def __init__(self, S, frame, taps):
-        self.S = S
+    def __init__(self, index, weight, frame, rows, taps):
+        self.index = index
+        self.weight = weight
         self.frame = frame
+        self.rows = rows
         self._taps = taps  # per spatial axis (slowest first): (k, k' times d(pixel)/d(coord))
+        self._S = None
+
+    @property
+    def S(self):
+        """The operator as a ``scipy.sparse.csr_array`` of shape ``(P, rows)``, built on first use.
+
+        Block-diagonal over the batch: row ``p`` holds the weights of point ``p``'s taps at the
+        columns :attr:`index` names (CSR keeps a row's taps together, so this transposes the
+        tap-major arrays once).
+        """
+        if self._S is None:
+            K, P = self.index.shape
+            itype = np.int32 if max(self.rows, K * P + 1) < 2**31 else np.int64
+            indices = self.index.T.astype(itype, order="C")
+            data = np.ascontiguousarray(self.weight.T)
+            indptr = np.arange(0, K * P + 1, K, dtype=itype)
+            self._S = sp.csr_array((data.reshape(-1), indices.reshape(-1), indptr), shape=(P, self.rows), copy=False)
+        return self._S
+
+    def gather(self, X):
+        """The taps' values: ``Q[c, k, p] = X[c, index[k, p]]`` for a channels-first buffer ``X`` (C, rows)."""
+        # mode="clip" only skips the bounds check that raises: every index is a buffer row by construction
+        return np.take(X, self.index, axis=1, mode="clip")
+
+    def _derivative_factors(self, axis):
+        """Per-axis factors of ``dS/dgrid[axis]``: ``k'`` (times the chain-rule factor) along its spatial axis."""
+        d = len(self._taps)
+        if any(dw is None for _, dw in self._taps):
+            raise RuntimeError("grid_gradient: the operator was built without position derivatives")
+        factors = [w for w, _ in self._taps]
+        factors[d - 1 - axis] = self._taps[d - 1 - axis][1]  # grid coordinate ``axis`` moves along spatial axis d-1-axis
+        return factors
 
     def grid_gradient(self, X, G):
-        """``dL/dgrid`` (shape (P, d), last axis (x, y[, z])) from the framed image ``X`` and ``G = dL/dV`` (P, C).
+        """``dL/dgrid`` (shape (P, d), last axis (x, y[, z])) from the framed image ``X`` (rows, C) and ``G = dL/dV`` (P, C).
 
         ``dL/dx_p = sum_c G[p, c] (S_x X)[p, c]`` where ``S_x`` has the sparsity of ``S`` and
         entries ``k'(x - m) dx/dgrid_x`` times the other axes' ``k`` (the chain rule through
         unnormalisation and padding folded in); ``y`` (and ``z``) alike. Each is built here
         in turn, in one buffer sharing ``S``'s indices.
         """
-        weights = [w for w, _ in self._taps]
-        if any(dw is None for _, dw in self._taps):
-            raise RuntimeError("grid_gradient: the operator was built without position derivatives")
         S = self.S
-        d = len(weights)
-        values = np.empty((weights[0].shape[1],) + (weights[0].shape[0],) * d, dtype=S.dtype)
+        P, d, T = self.index.shape[1], len(self._taps), self._taps[0][0].shape[0]
+        values = np.empty((P,) + (T,) * d, dtype=S.dtype)  # point-major, as S.indices
         derivative = sp.csr_array((values.reshape(-1), S.indices, S.indptr), shape=S.shape, copy=False)
-        out = np.empty((values.shape[0], d), dtype=S.dtype)
-        for axis in range(d):  # grid coordinate ``axis`` moves along spatial axis d - 1 - axis
-            factors = list(weights)
-            factors[d - 1 - axis] = self._taps[d - 1 - axis][1]
-            tap_products(factors, values)
-            out[:, axis] = np.einsum("pc,pc->p", G, derivative @ X)
+        out = np.empty((P, d), dtype=S.dtype)
+        for axis in range(d):
+            tap_products(self._derivative_factors(axis), np.moveaxis(values, 0, -1))
+            out[:, axis] = np.einsum("pc,pc->p", G, sparse_product(derivative, X))
+        return out
+
+    def gathered_grid_gradient(self, Q, G):
+        """``dL/dgrid`` (P, d) from the gathered taps ``Q`` (C, K, P) of :meth:`gather` and ``G = dL/dV`` (C, P).
+
+        The same sum as :meth:`grid_gradient`, taken in the other order: first over the
+        channels, ``M[k, p] = sum_c G[c, p] Q[c, k, p]`` (the upstream gradient against every
+        tap's value), then over the taps, ``dL/dx_p = sum_k S_x[p, k] M[k, p]``: no sparse
+        product at all, and ``M`` serves every coordinate.
+        """
+        C, K, P = Q.shape
+        d, T = len(self._taps), self._taps[0][0].shape[0]
+        M = Q[0] * G[0] if C == 1 else np.einsum("ckp,cp->kp", Q, G)
+        derivative = np.empty((T,) * d + (P,), dtype=Q.dtype)
+        out = np.empty((P, d), dtype=Q.dtype)
+        for axis in range(d):
+            tap_products(self._derivative_factors(axis), derivative)
+            out[:, axis] = np.einsum("kp,kp->p", derivative.reshape(K, P), M)
         return out
 
 
+def sparse_product(S, X, transpose=False):
+    """``S @ X`` (or ``S.T @ X``) of a ``csr_array`` and a C-contiguous ndarray X, (n,) or (n, C), of S's dtype.
+
+    The same numbers as scipy's ``@``, computed by the compiled kernel that ``@`` ends in, called
+    directly: on the small batches of a training step, ``S @ X``'s Python layer (dispatch,
+    checks, a transposed view's construction) costs as much as the arithmetic. Falls back to
+    ``@`` where that kernel is not importable.
+    """
+    n_row, n_col = S.shape
+    shape = ((n_col if transpose else n_row),) + X.shape[1:]
+    if _sparsetools is None or X.dtype != S.dtype:
+        return (S.T if transpose else S) @ X
+    out = np.zeros(shape, dtype=X.dtype)
+    if X.ndim == 1:
+        kernel = _sparsetools.csc_matvec if transpose else _sparsetools.csr_matvec
+        kernel(n_col if transpose else n_row, n_row if transpose else n_col, S.indptr, S.indices, S.data, X, out)
+    else:
+        kernel = _sparsetools.csc_matvecs if transpose else _sparsetools.csr_matvecs
+        kernel(n_col if transpose else n_row, n_row if transpose else n_col, X.shape[1], S.indptr, S.indices, S.data,
+               X.reshape(-1), out.reshape(-1))
+    return out
+
+
+def scatter_taps(index, weight, g, out):
+    """Add ``weight[k, p] * g[p]`` to ``out[index[k, p]]`` for every tap ``k`` and point ``p`` (the adjoint of a gather).
+
+    Repeated indices add up (many points read one pixel). ``out`` is (rows,), ``g`` (P,),
+    both of ``weight``'s dtype; one compiled COO product per tap, or scipy's public product.
+    """
+    K, P = index.shape
+    points = np.arange(P, dtype=index.dtype)
+    if _sparsetools is None:
+        out += sp.coo_array((weight.reshape(-1), (index.reshape(-1), np.tile(points, K))), shape=(out.size, P)) @ g
+        return out
+    for k in range(K):
+        _sparsetools.coo_matvec(P, index[k], points, weight[k], g, out)
+    return out
+
+
 def tap_products(factors, out):
-    """``out[p, j_0, ..., j_{d-1}] = factors[0][j_0, p] * ... * factors[d-1][j_{d-1}, p]``.
+    """``out[j_0, ..., j_{d-1}, p] = factors[0][j_0, p] * ... * factors[d-1][j_{d-1}, p]``.
 
     The separable kernel's weight of every tap of every point, as one product per axis: the
     partial products of the slower axes are formed once per tap of theirs, then each is
     multiplied by the fastest axis's weights straight into ``out`` (4 products a point for
-    bilinear in 2-D, 4 + 8 in 3-D). ``factors`` are (T, P) arrays, ``out`` is (P, T, ..., T).
+    bilinear in 2-D, 4 + 8 in 3-D). ``factors`` are (T, P) arrays, ``out`` is (T, ..., T, P)
+    (any strides: a transposed view writes point-major).
     """
     *slower, fastest = factors
     T = fastest.shape[0]
@@ -96,24 +196,24 @@ def tap_products(factors, out):
     for key, part in partials.items():
         for j in range(T):
             if part is None:
-                out[(slice(None),) + key + (j,)] = fastest[j]
+                out[key + (j,)] = fastest[j]
             else:
-                np.multiply(part, fastest[j], out=out[(slice(None),) + key + (j,)])
+                np.multiply(part, fastest[j], out=out[key + (j,)])
 
 
-def _axis_taps(coord, size, kernel, padding_mode, align_corners, subgradient, position_derivatives, itype,
-               spatial_dims):
+def _axis_taps(coord, size, kernel, padding_mode, align_corners, subgradient, position_derivatives, spatial_dims):
     """Taps along one axis: the first tap's position, k, and k' times d(pixel)/d(coord).
 
-    Returns ``first`` ((P,), ``itype``, in pixels of the image, not the frame), ``live``
+    Returns ``first`` ((P,) intp, in pixels of the image, not the frame), ``live``
     ((P,) bool or None when all points are live), ``w`` and ``dw`` ((T, P), coord's dtype;
     ``dw`` is None unless asked for). Tap arrays are (taps, points) so that each row is one
     long contiguous array. With the "central" subgradient and derivatives the window has
-    ``T = ntaps + 2`` taps (:meth:`Kernel.central_taps`), else ``T = ntaps``.
+    ``T = ntaps + 2`` taps (:meth:`Kernel.central_taps`), else ``T = ntaps``. Call it under
+    ``numpy.errstate(over="ignore", invalid="ignore")`` (huge coordinates overflow to inf).
     """
     dtype = coord.dtype
     scale = coordinate_scale(size, align_corners)
-    pixel = normalized_to_pixel(coord, size, align_corners, spatial_dims)
+    pixel = unnormalize(coord, size, align_corners, spatial_dims)
     if scale == 0:  # a one-pixel axis with align_corners: keep +-inf infinite (inf * 0 is NaN)
         pixel = np.where(np.isinf(coord), coord, pixel)
     central = position_derivatives and subgradient == "central"
@@ -122,9 +222,9 @@ def _axis_taps(coord, size, kernel, padding_mode, align_corners, subgradient, po
                                           zero_at_bounds=position_derivatives
                                           and zero_at_bounds(kernel, padding_mode, subgradient))
     if central:
-        first, w, dw = kernel.central_taps(pixel, snap_to_kinks(pixel, tolerance), itype)
+        first, w, dw = kernel.central_taps(pixel, snap_to_kinks(pixel, tolerance), np.intp)
     else:
-        first, w, dw = kernel.taps(pixel, itype)
+        first, w, dw = kernel.taps(pixel, np.intp)
     if not position_derivatives:
         return first, live, w, None
     if slope is None and dw.strides[-1] == 0:  # k' constant over the points (bilinear): stay a view
@@ -142,8 +242,9 @@ def build_operator(grid, spatial, kernel, padding_mode, align_corners, position_
     (N, D_out, H_out, W_out, 3): one mechanism for both, a loop over the spatial axes. With
     ``position_derivatives`` it keeps what :meth:`SamplingOperator.grid_gradient` needs,
     under the ``subgradient`` convention (:mod:`stn_np.sampling.subgradients`; "central"
-    widens every point's window by one tap on each side). No array bigger than
-    ``N prod(out) T**d`` is made (``T`` taps per axis).
+    widens every point's window by one tap on each side). Every step is a whole-array
+    operation on contiguous (taps, points) arrays; none is bigger than ``N prod(out) T**d``
+    (``T`` taps per axis).
     """
     N, *out, d = grid.shape
     P = N * math.prod(out)
@@ -153,35 +254,30 @@ def build_operator(grid, spatial, kernel, padding_mode, align_corners, position_
     framed = [s + 2 * frame for s in spatial]
     strides = [math.prod(framed[i + 1:]) for i in range(d)]  # buffer rows per step along each spatial axis
     sink = N * math.prod(framed)
-    nnz = P * T**d
-    itype = np.int32 if max(sink + 1, nnz + 1) < 2**31 else np.int64
     flat = grid.reshape(P, d)
-    args = (kernel, padding_mode, align_corners, subgradient, position_derivatives, itype, d)
-    # spatial axis i is read by grid coordinate d - 1 - i (axis_sizes): slowest axis first
-    taps = [_axis_taps(flat[:, d - 1 - i], spatial[i], *args) for i in range(d)]
+    args = (kernel, padding_mode, align_corners, subgradient, position_derivatives, d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # spatial axis i is read by grid coordinate d - 1 - i (axis_sizes): slowest axis first
+        taps = [_axis_taps(flat[:, d - 1 - i], spatial[i], *args) for i in range(d)]
 
     # In the framed buffer the taps of a point form a T x ... x T block: tap (j_0, ..., j_{d-1})
     # of point p is buffer row base[p] + sum_i j_i strides[i], with base the first tap of image batch(p).
     base = taps[0][0]
-    base += itype(frame)
+    base += frame
     for i in range(1, d):
-        base *= itype(framed[i])
+        base *= framed[i]
         base += taps[i][0]
-        base += itype(frame)
+        base += frame
     if N > 1:
-        base.reshape(N, P // N)[...] += np.arange(0, sink, sink // N, dtype=itype)[:, None]
-    # CSR order: row p holds its taps in C order; one long strided pass per tap
-    indices = np.empty((P,) + (T,) * d, dtype=itype)
-    data = np.empty((P,) + (T,) * d, dtype=grid.dtype)
-    for tap in itertools.product(range(T), repeat=d):
-        np.add(base, itype(sum(j * stride for j, stride in zip(tap, strides))), out=indices[(slice(None),) + tap])
-    tap_products([w for _, _, w, _ in taps], data)  # k(z - l) k(y - n) k(x - m)
+        base.reshape(N, P // N)[...] += np.arange(0, sink, sink // N, dtype=base.dtype)[:, None]
+    offsets = [sum(j * stride for j, stride in zip(tap, strides)) for tap in itertools.product(range(T), repeat=d)]
+    index = np.add(np.array(offsets, dtype=base.dtype)[:, None], base)  # (K, P): one row per tap
     lives = [live for _, live, _, _ in taps if live is not None]
     if lives:
-        indices[~np.logical_and.reduce(lives)] = sink  # NaN points read only the zero sink
-    indptr = np.arange(0, nnz + 1, T**d, dtype=itype)
-    S = sp.csr_array((data.reshape(nnz), indices.reshape(nnz), indptr), shape=(P, sink + 1), copy=False)
-    return SamplingOperator(S, frame, [(w, dw) for _, _, w, dw in taps])
+        index[:, ~np.logical_and.reduce(lives)] = sink  # NaN points read only the zero sink
+    weight = np.empty((T,) * d + (P,), dtype=grid.dtype)
+    tap_products([w for _, _, w, _ in taps], weight)  # k(z - l) k(y - n) k(x - m)
+    return SamplingOperator(index, weight.reshape(T**d, P), frame, sink + 1, [(w, dw) for _, _, w, dw in taps])
 
 
 def framing_matrix(batch, spatial, frame, padding_mode, align_corners, dtype):
