@@ -14,7 +14,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..validation import check_image_and_grid, check_memory
 from .kernels import BILINEAR, resolve_kernel
-from .matrix import build_operator, scatter_taps, sparse_product
+from .matrix import build_operator, sparse_product, tap_sum
 from .padding import check_padding, frame_image, unframe_gradient
 from .subgradients import check_subgradient
 
@@ -23,8 +23,10 @@ __all__ = ["GridSampleFunction", "grid_sample", "GATHER_CHANNELS"]
 #: Channel counts up to which grid_sample gathers the taps channel by channel (the fast path of
 #: GridSampleFunction) rather than multiplying all channels by the sparse operator at once:
 #: below it the sparse product's short inner loop over the channels and the transposes into
-#: and out of the (pixels, channels) layout cost more than gathering (benchmarks/bench_sampler.py).
-GATHER_CHANNELS = 4
+#: and out of the (pixels, channels) layout cost more than gathering. Measured on N16 64x64
+#: bilinear, forward + backward, 1 thread: gathering is 25% faster at C = 4, 13% at 6, 8%
+#: slower at 8 and 30% at 12 (benchmarks/bench_sampler.py workloads show the same at C = 1, 3).
+GATHER_CHANNELS = 6
 
 
 class GridSampleFunction(Function):
@@ -72,13 +74,14 @@ class GridSampleFunction(Function):
             # once (np.take) and summed with their weights (S is never built), and the gathered
             # taps, kept, give the grid gradient without another product. For many channels
             # one sparse product over all of them at once is faster (the general path below).
-            X = frame_image(U, op.frame, padding_mode, align_corners, channels_last=False)  # (C, rows)
+            X = frame_image(U, op.frame, padding_mode, align_corners, channels_last=False, sink_rows=op.sink_rows)
             Q = op.gather(X)  # (C, K, P)
             if position_derivatives:
                 ctx.save_for_backward(Q)
-            V = np.einsum("ckp,kp->cp", Q, op.weight)  # (C, N * points)
+            with np.errstate(over="ignore", invalid="ignore"):  # inf pixels give inf/NaN silently, as S @ X does
+                V = tap_sum(Q, op.weight)  # (C, N * points)
             return V.reshape(C, N, points).transpose(1, 0, 2).reshape((N, C) + out)
-        X = frame_image(U, op.frame, padding_mode, align_corners)  # (rows, C)
+        X = frame_image(U, op.frame, padding_mode, align_corners, sink_rows=op.sink_rows)  # (rows, C)
         Y = sparse_product(op.S, X)  # (N * points, C)
         if position_derivatives:
             ctx.save_for_backward(X)
@@ -96,7 +99,7 @@ class GridSampleFunction(Function):
             if ctx.needs_input_grad[0]:
                 gX = np.zeros((C, op.rows), dtype=dtype)
                 for c in range(C):
-                    scatter_taps(op.index, op.weight, G[c], gX[c])
+                    op.scatter(G[c], gX[c])
                 gU = unframe_gradient(gX, ctx.image_shape, op.frame, *ctx.padding, channels_last=False)
         else:
             G = np.ascontiguousarray(g.reshape(N, C, points).transpose(0, 2, 1), dtype=dtype).reshape(N * points, C)
@@ -107,7 +110,8 @@ class GridSampleFunction(Function):
                 ggrid = np.zeros(ctx.grid_shape, dtype=g.dtype)
             elif ctx.gather:
                 (Q,) = ctx.saved_arrays
-                ggrid = op.gathered_grid_gradient(Q, G).reshape(ctx.grid_shape)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    ggrid = op.gathered_grid_gradient(Q, G).reshape(ctx.grid_shape)
             else:
                 (X,) = ctx.saved_arrays
                 ggrid = op.grid_gradient(X, G).reshape(ctx.grid_shape)

@@ -38,38 +38,53 @@ except ImportError:  # pragma: no cover - a SciPy that moved them; the public pr
     _sparsetools = None
 
 __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_matrix", "tap_products",
-           "sparse_product", "scatter_taps"]
+           "sparse_product", "tap_sum", "contract_taps"]
 
 
 class SamplingOperator:
     """The linear map of one sampling on the framed image, and its derivative by the grid.
 
-    Stored by taps: point ``p`` reads buffer rows ``index[:, p]`` with weights ``weight[:, p]``
-    (``K = T**d`` taps a point, in C order over the spatial axes, slowest first). Each tap is
-    one long contiguous row, so building the operator is a few whole-array operations, and
-    the sampler either gathers with it directly (:meth:`gather`, for few channels) or uses
-    the sparse matrix :attr:`S` (for many).
+    Stored by taps: point ``p`` reads buffer rows ``base[p] + offsets[k]`` with weights
+    ``weight[k, p]`` (``K = T**d`` taps a point, in C order over the spatial axes, slowest
+    first). A point's taps form one ``T x ... x T`` block of the framed buffer, so one index
+    per point and one offset per tap say where they all are: tap ``k`` of every point is read
+    from the buffer shifted by ``offsets[k]`` at the points' ``base`` (:meth:`gather`; no
+    (K, P) index array is built or read). Each tap's weights are one long contiguous row, so
+    building the operator is a few whole-array operations, and the sampler either gathers
+    with it directly (:meth:`gather`, :meth:`scatter`, for few channels) or uses the sparse
+    matrix :attr:`S` (for many).
 
     Attributes
     ----------
-    index : ndarray of intp, shape (K, P)
-        Rows of the framed buffer of :func:`stn_np.sampling.padding.frame_image`; dead (NaN)
-        points read the last row, the zero sink.
+    base : ndarray of intp, shape (P,)
+        Row of every point's first tap in the framed buffer of
+        :func:`stn_np.sampling.padding.frame_image`; dead (NaN) points start at the sink, the
+        buffer's last ``sink_rows`` rows, all zeros, so each of their taps reads a zero.
+    offsets : ndarray of intp, shape (K,)
+        Buffer rows from a point's first tap to its tap ``k`` (0 first, the largest last).
     weight : ndarray, shape (K, P), the grid's dtype
         ``k(y_p - n_i) k(x_p - m_j)`` of tap ``(i, j)`` (a volume: times ``k(z_p - l_h)``).
     frame : int
         Width of the frame.
-    rows : int
-        Rows of the framed buffer, the sink included: ``N * prod(S_i + 2 frame) + 1``.
+    rows, sink_rows : int
+        Rows of the framed buffer, ``N * prod(S_i + 2 frame) + sink_rows``, and of its sink,
+        ``offsets[-1] + 1``: a dead point's last tap is the buffer's last row.
     """
 
-    def __init__(self, index, weight, frame, rows, taps):
-        self.index = index
+    def __init__(self, base, offsets, weight, frame, rows, taps):
+        self.base = base
+        self.offsets = offsets
         self.weight = weight
         self.frame = frame
         self.rows = rows
+        self.sink_rows = int(offsets[-1]) + 1
         self._taps = taps  # per spatial axis (slowest first): (k, k' times d(pixel)/d(coord))
         self._S = None
+
+    @property
+    def index(self):
+        """Buffer rows of every tap, ``base[p] + offsets[k]``, as a (K, P) array (made on each access)."""
+        return np.add(self.offsets[:, None], self.base)
 
     @property
     def S(self):
@@ -80,18 +95,40 @@ class SamplingOperator:
         tap-major arrays once).
         """
         if self._S is None:
-            K, P = self.index.shape
+            K, P = self.weight.shape
             itype = np.int32 if max(self.rows, K * P + 1) < 2**31 else np.int64
-            indices = self.index.T.astype(itype, order="C")
+            indices = np.add(self.offsets, self.base[:, None], dtype=itype)  # (P, K): CSR order
             data = np.ascontiguousarray(self.weight.T)
             indptr = np.arange(0, K * P + 1, K, dtype=itype)
             self._S = sp.csr_array((data.reshape(-1), indices.reshape(-1), indptr), shape=(P, self.rows), copy=False)
         return self._S
 
     def gather(self, X):
-        """The taps' values: ``Q[c, k, p] = X[c, index[k, p]]`` for a channels-first buffer ``X`` (C, rows)."""
-        # mode="clip" only skips the bounds check that raises: every index is a buffer row by construction
-        return np.take(X, self.index, axis=1, mode="clip")
+        """The taps' values: ``Q[c, k, p] = X[c, base[p] + offsets[k]]`` for a channels-first buffer ``X`` (C, rows)."""
+        C, (K, P) = X.shape[0], self.weight.shape
+        Q = np.empty((C, K, P), dtype=X.dtype)
+        for c in range(C):
+            for k, offset in enumerate(self.offsets):
+                # mode="clip" only skips the bounds check that raises: base + offset is a buffer row by construction
+                np.take(X[c, offset:], self.base, out=Q[c, k], mode="clip")
+        return Q
+
+    def scatter(self, g, out):
+        """Add ``weight[k, p] * g[p]`` to ``out[base[p] + offsets[k]]`` for every tap and point: the adjoint of :meth:`gather`.
+
+        ``out`` (rows,) and ``g`` (P,) are contiguous, of the weights' dtype. Repeated rows add
+        up (many points read one pixel): one compiled COO product per tap, written into
+        ``out`` shifted by the tap's offset; SciPy's public product where that kernel is missing.
+        """
+        K, P = self.weight.shape
+        points = np.arange(P, dtype=self.base.dtype)
+        for k, offset in enumerate(self.offsets):
+            if _sparsetools is None:
+                tap = sp.coo_array((self.weight[k], (self.base, points)), shape=(out.size - offset, P))
+                out[offset:] += tap @ g
+            else:
+                _sparsetools.coo_matvec(P, self.base, points, self.weight[k], g, out[offset:])
+        return out
 
     def _derivative_factors(self, axis):
         """Per-axis factors of ``dS/dgrid[axis]``: ``k'`` (times the chain-rule factor) along its spatial axis."""
@@ -125,18 +162,51 @@ class SamplingOperator:
 
         The same sum as :meth:`grid_gradient`, taken in the other order: first over the
         channels, ``M[k, p] = sum_c G[c, p] Q[c, k, p]`` (the upstream gradient against every
-        tap's value), then over the taps, ``dL/dx_p = sum_k S_x[p, k] M[k, p]``: no sparse
-        product at all, and ``M`` serves every coordinate.
+        tap's value), then over the taps, ``dL/dx_p = sum_k S_x[p, k] M[k, p]``. ``S_x`` is a
+        product of one factor per axis, so that sum is taken one axis at a time
+        (:func:`contract_taps`) without forming ``S_x``: no sparse product at all, and ``M``
+        serves every coordinate.
         """
         C, K, P = Q.shape
         d, T = len(self._taps), self._taps[0][0].shape[0]
-        M = Q[0] * G[0] if C == 1 else np.einsum("ckp,cp->kp", Q, G)
-        derivative = np.empty((T,) * d + (P,), dtype=Q.dtype)
+        M = Q[0] * G[0] if C else np.zeros((K, P), dtype=Q.dtype)
+        for c in range(1, C):
+            M += Q[c] * G[c]
+        M = M.reshape((T,) * d + (P,))
         out = np.empty((P, d), dtype=Q.dtype)
         for axis in range(d):
-            tap_products(self._derivative_factors(axis), derivative)
-            out[:, axis] = np.einsum("kp,kp->p", derivative.reshape(K, P), M)
+            out[:, axis] = contract_taps(M, self._derivative_factors(axis))
         return out
+
+
+def tap_sum(Q, weight):
+    """``sum_k Q[..., k, p] weight[k, p]``: every point's taps summed with their weights, ``Q`` (..., K, P).
+
+    The taps are added in order (C order over the spatial axes, slowest first), as PyTorch adds
+    a bilinear sample's four corners: ``nw + ne + sw + se``. Returns (..., P).
+    """
+    out = Q[..., 0, :] * weight[0]
+    term = np.empty_like(out)
+    for k in range(1, weight.shape[0]):
+        out += np.multiply(Q[..., k, :], weight[k], out=term)
+    return out
+
+
+def contract_taps(M, factors):
+    """``sum_{j_0, ..., j_{d-1}} M[j_0, ..., j_{d-1}, p] factors[0][j_0, p] ... factors[d-1][j_{d-1}, p]``.
+
+    The sum against the tap weights of a separable kernel (:func:`tap_products`), one axis at a
+    time from the fastest (``T**d + T**(d-1) + ...`` products a point instead of ``2 T**d``).
+    ``M`` is (T, ..., T, P), ``factors`` are (T, P) arrays (rows may be broadcast). Returns (P,).
+    """
+    for factor in reversed(factors):
+        T = factor.shape[0]
+        reduced = M[..., 0, :] * factor[0]
+        term = np.empty_like(reduced)
+        for j in range(1, T):
+            reduced += np.multiply(M[..., j, :], factor[j], out=term)
+        M = reduced
+    return M
 
 
 def sparse_product(S, X, transpose=False):
@@ -159,22 +229,6 @@ def sparse_product(S, X, transpose=False):
         kernel = _sparsetools.csc_matvecs if transpose else _sparsetools.csr_matvecs
         kernel(n_col if transpose else n_row, n_row if transpose else n_col, X.shape[1], S.indptr, S.indices, S.data,
                X.reshape(-1), out.reshape(-1))
-    return out
-
-
-def scatter_taps(index, weight, g, out):
-    """Add ``weight[k, p] * g[p]`` to ``out[index[k, p]]`` for every tap ``k`` and point ``p`` (the adjoint of a gather).
-
-    Repeated indices add up (many points read one pixel). ``out`` is (rows,), ``g`` (P,),
-    both of ``weight``'s dtype; one compiled COO product per tap, or scipy's public product.
-    """
-    K, P = index.shape
-    points = np.arange(P, dtype=index.dtype)
-    if _sparsetools is None:
-        out += sp.coo_array((weight.reshape(-1), (index.reshape(-1), np.tile(points, K))), shape=(out.size, P)) @ g
-        return out
-    for k in range(K):
-        _sparsetools.coo_matvec(P, index[k], points, weight[k], g, out)
     return out
 
 
@@ -271,13 +325,13 @@ def build_operator(grid, spatial, kernel, padding_mode, align_corners, position_
     if N > 1:
         base.reshape(N, P // N)[...] += np.arange(0, sink, sink // N, dtype=base.dtype)[:, None]
     offsets = [sum(j * stride for j, stride in zip(tap, strides)) for tap in itertools.product(range(T), repeat=d)]
-    index = np.add(np.array(offsets, dtype=base.dtype)[:, None], base)  # (K, P): one row per tap
     lives = [live for _, live, _, _ in taps if live is not None]
     if lives:
-        index[:, ~np.logical_and.reduce(lives)] = sink  # NaN points read only the zero sink
+        base[~np.logical_and.reduce(lives)] = sink  # NaN points read only the zero sink
     weight = np.empty((T,) * d + (P,), dtype=grid.dtype)
     tap_products([w for _, _, w, _ in taps], weight)  # k(z - l) k(y - n) k(x - m)
-    return SamplingOperator(index, weight.reshape(T**d, P), frame, sink + 1, [(w, dw) for _, _, w, dw in taps])
+    return SamplingOperator(base, np.array(offsets, dtype=base.dtype), weight.reshape(T**d, P), frame,
+                            sink + offsets[-1] + 1, [(w, dw) for _, _, w, dw in taps])
 
 
 def framing_matrix(batch, spatial, frame, padding_mode, align_corners, dtype):
@@ -366,7 +420,7 @@ def sampling_matrix(grid, input_size, mode="bilinear", padding_mode="zeros", ali
     spatial = _input_spatial(input_size, grid.shape[0], d)
     op = build_operator(grid, spatial, kernel, padding_mode, align_corners)
     R = framing_matrix(grid.shape[0], spatial, op.frame, padding_mode, align_corners, grid.dtype)
-    S = sp.csr_array(op.S @ R)
+    S = sp.csr_array(op.S[:, : R.shape[0]] @ R)  # the sink's further rows are zeros: no pixel of U
     S.sum_duplicates()
     S.eliminate_zeros()
     return S

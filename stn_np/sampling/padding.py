@@ -226,35 +226,39 @@ def _frame_sources(size, frame, padding_mode, align_corners):
 
 
 def _framed_view(X, shape, frame, channels_last):
-    """The framed buffer ``X`` without its sink row, as (N, S_0 + 2 f, ..., S_{d-1} + 2 f, C) or (C, N, ...)."""
+    """The framed buffer ``X`` without its sink, as (N, S_0 + 2 f, ..., S_{d-1} + 2 f, C) or (C, N, ...)."""
     N, C, *spatial = shape
     framed = tuple(s + 2 * frame for s in spatial)
+    count = N * math.prod(framed)
     if channels_last:
-        return X[:-1].reshape((N,) + framed + (C,))
-    return X[:, :-1].reshape((C, N) + framed)
+        return X[:count].reshape((N,) + framed + (C,))
+    return X[:, :count].reshape((C, N) + framed)
 
 
-def frame_image(U, frame, padding_mode, align_corners, channels_last=True):
+def frame_image(U, frame, padding_mode, align_corners, channels_last=True, sink_rows=1):
     """Copy ``U`` (N, C, H, W) or (N, C, D, H, W) into a framed buffer ``X`` for the sampling operator.
 
-    ``X`` has ``R = N * (H + 2 frame) * (W + 2 frame) + 1`` rows (a factor ``D + 2 frame`` more
-    for a volume): row ``(n, a, b)`` holds ``U_pad(a - frame, b - frame)`` of image ``n`` for
-    every channel (the same values as ``numpy.pad`` with the matching mode), and the last row
-    is a zero *sink* for taps that must read nothing. Laid out (R, C), channels last, for the
-    sparse product over all channels at once, or (C, R), channels first, for gathering one
+    ``X`` has ``R = N * (H + 2 frame) * (W + 2 frame) + sink_rows`` rows (a factor
+    ``D + 2 frame`` more for a volume): row ``(n, a, b)`` holds ``U_pad(a - frame, b - frame)``
+    of image ``n`` for every channel (the same values as ``numpy.pad`` with the matching
+    mode), and the last ``sink_rows`` rows are a zero *sink* for taps that must read nothing
+    (as many rows as a point's block of taps spans: the taps of a dead point start there,
+    :class:`~stn_np.sampling.matrix.SamplingOperator`). Laid out (R, C), channels last, for
+    the sparse product over all channels at once, or (C, R), channels first, for gathering one
     channel at a time (for C = 1 the two are the same array). The frame is filled one spatial
     axis at a time, the fastest first, each over the inner part of the slower axes and the
     whole (already framed) extent of the faster ones, so edges and corners come out right.
     """
     N, C, *spatial = U.shape
     d = len(spatial)
-    rows = N * math.prod(s + 2 * frame for s in spatial) + 1
+    count = N * math.prod(s + 2 * frame for s in spatial)
+    rows = count + sink_rows
     X = np.empty((rows, C) if channels_last else (C, rows), dtype=U.dtype)
     if channels_last:
-        X[-1] = 0
+        X[count:] = 0
         order = (0,) + tuple(range(2, d + 2)) + (1,)
     else:
-        X[:, -1] = 0
+        X[:, count:] = 0
         order = (1, 0) + tuple(range(2, d + 2))
     Xp = _framed_view(X, U.shape, frame, channels_last)
     lead = (slice(None),) * (1 if channels_last else 2)
@@ -278,7 +282,7 @@ def unframe_gradient(gX, shape, frame, padding_mode, align_corners, channels_las
 
     ``gX`` has the buffer's shape and layout (``channels_last`` as in :func:`frame_image`);
     every frame pixel's gradient is added to the pixel it copied (in reverse order of the
-    copies: the slowest axis first), the sink's is dropped, and the result is laid out
+    copies: the slowest axis first), the sink's are dropped, and the result is laid out
     (N, C, H, W) or (N, C, D, H, W) like ``U`` (``shape``). ``gX`` may be overwritten.
     """
     N, C, *spatial = shape
