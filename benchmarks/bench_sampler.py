@@ -249,6 +249,7 @@ def main():
     # (heading, worker, part, kind): kind "ms", "ratio" (to torch at equal threads)
     cells = [("fwd", "stn", "fwd", "ms")]
     cells += [("torch", "torch", "fwd", "ms"), ("ratio", "stn", "fwd", "ratio")] if with_torch else []
+    cells += [("then", "then", "fwd", "ratio" if with_torch else "ms")] if args.compare else []
     cells += [("f+b", "stn", "f+b", "ms")]
     cells += [("torch", "torch", "f+b", "ms"), ("ratio", "stn", "f+b", "ratio")] if with_torch else []
     cells += [("then", "then", "f+b", "ratio" if with_torch else "ms")] if args.compare else []
@@ -256,7 +257,7 @@ def main():
     name_width = max(len(w[0]) for w in workloads) + 2
     for t in args.threads:
         print(f"\n{f'{t} thread' + 's' * (t > 1):<{name_width}}" + "".join(f"{c[0]:>9}" for c in cells)
-              + "   target f+b / fwd")
+              + "   target f+b / fwd: verdict")
         for name, N, C, spatial, out, targets in workloads:
             floor = floor_bytes(N, C, spatial, out)[1] / bandwidth
             line = f"{name:<{name_width}}"
@@ -276,6 +277,11 @@ def main():
                 line += "   info"
             else:
                 line += f"   <= {target:g}x" + (f" / {FORWARD_TARGET:g}x" if name[0] != "v" else "")
+                if with_torch:  # the verdict: each ratio against its target
+                    verdicts = [("f+b", target)] + ([("fwd", FORWARD_TARGET)] if name[0] != "v" else [])
+                    line += ": " + ", ".join(
+                        f"{part} {'met' if ratios[f'stn {t}', f'torch {t}', f'{name} {part}'] <= bound else 'MISSED'}"
+                        for part, bound in verdicts)
             print(line)
     if not with_torch:
         print("(torch is not importable: no ratio)")
