@@ -316,14 +316,16 @@ def build_operator(grid, spatial, kernel, padding_mode, align_corners, position_
 
     # In the framed buffer the taps of a point form a T x ... x T block: tap (j_0, ..., j_{d-1})
     # of point p is buffer row base[p] + sum_i j_i strides[i], with base the first tap of image batch(p).
+    # base = sum_i (first_i + frame) strides[i] + n prod(framed), the constants added in one pass
     base = taps[0][0]
-    base += frame
     for i in range(1, d):
         base *= framed[i]
         base += taps[i][0]
-        base += frame
+    shift = frame * sum(strides)
     if N > 1:
-        base.reshape(N, P // N)[...] += np.arange(0, sink, sink // N, dtype=base.dtype)[:, None]
+        base.reshape(N, P // N)[...] += np.arange(shift, sink + shift, sink // N, dtype=base.dtype)[:, None]
+    else:
+        base += shift
     offsets = [sum(j * stride for j, stride in zip(tap, strides)) for tap in itertools.product(range(T), repeat=d)]
     lives = [live for _, live, _, _ in taps if live is not None]
     if lives:
