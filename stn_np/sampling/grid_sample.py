@@ -37,8 +37,10 @@ class GridSampleFunction(Function):
         V_i^c = sum_n sum_m U_pad(n, m)^c k(x_i - m) k(y_i - n) = (S X^c)_i
 
     where ``X`` is the image with a frame of ``U_pad`` around it (``padding.frame_image``) and
-    ``S`` (one row per output point, ``ntaps**2`` entries a row) holds the kernel weights. All
-    channels go through one sparse product ``S @ X``, ``X`` laid out (pixels, channels).
+    ``S`` (one row per output point, ``ntaps**2`` entries a row) holds the kernel weights. Many
+    channels go through one sparse product ``S @ X``, ``X`` laid out (pixels, channels); up to
+    ``GATHER_CHANNELS`` the taps of each channel are gathered from ``X`` laid out (channels,
+    pixels) and summed with their weights instead (the same sum, in the same order).
 
     Backward, with ``g`` the upstream gradient ``dL/dV``::
 

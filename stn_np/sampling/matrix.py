@@ -11,11 +11,16 @@ every step below is a loop over the spatial axes.
 The fast sampler builds ``S`` on the *framed* image (:mod:`stn_np.sampling.padding`): the
 image with a thin frame of ``U_pad`` around it, in which each point's taps form one
 ``ntaps x ... x ntaps`` block of consecutive rows, columns (and slices), so no tap needs a
-padding lookup. Then ``V = S @ X`` over all channels at once (``X`` the framed image,
-pixels x channels), ``dL/dX = S^T @ g``, and the grid gradient uses ``dS/dx``, ``dS/dy``
-(and ``dS/dz``) with the same sparsity, built in the backward pass
-(:meth:`SamplingOperator.grid_gradient`). :func:`sampling_matrix` folds the frame back
-(``S R`` with ``R`` the framing matrix) and hands users ``S`` on the image itself.
+padding lookup. It is stored by taps (:class:`SamplingOperator`: one base row per point,
+one offset per tap, a row of weights per tap). For many channels ``V = S @ X`` over all
+channels at once (``X`` the framed image, pixels x channels), ``dL/dX = S^T @ g``, and the
+grid gradient uses ``dS/dx``, ``dS/dy`` (and ``dS/dz``) with the same sparsity, built in the
+backward pass (:meth:`SamplingOperator.grid_gradient`). For few channels the same sums are
+taken by gathering the taps of each channel (:meth:`SamplingOperator.gather`,
+:func:`tap_sum`), scattering their adjoint (:meth:`SamplingOperator.scatter`) and
+contracting the gathered taps with the derivative's factors
+(:meth:`SamplingOperator.gathered_grid_gradient`). :func:`sampling_matrix` folds the frame
+back (``S R`` with ``R`` the framing matrix) and hands users ``S`` on the image itself.
 """
 
 from __future__ import annotations
@@ -165,15 +170,21 @@ class SamplingOperator:
         tap's value), then over the taps, ``dL/dx_p = sum_k S_x[p, k] M[k, p]``. ``S_x`` is a
         product of one factor per axis, so that sum is taken one axis at a time
         (:func:`contract_taps`) without forming ``S_x``: no sparse product at all, and ``M``
-        serves every coordinate.
+        serves every coordinate. With one channel the sum is linear in ``G``, so the taps are
+        contracted first and multiplied by ``G`` once per coordinate (fewer passes than ``M``).
         """
         C, K, P = Q.shape
         d, T = len(self._taps), self._taps[0][0].shape[0]
+        out = np.empty((P, d), dtype=Q.dtype)
+        if C == 1:
+            for axis in range(d):
+                np.multiply(contract_taps(Q[0].reshape((T,) * d + (P,)), self._derivative_factors(axis)), G[0],
+                            out=out[:, axis])
+            return out
         M = Q[0] * G[0] if C else np.zeros((K, P), dtype=Q.dtype)
         for c in range(1, C):
             M += Q[c] * G[c]
         M = M.reshape((T,) * d + (P,))
-        out = np.empty((P, d), dtype=Q.dtype)
         for axis in range(d):
             out[:, axis] = contract_taps(M, self._derivative_factors(axis))
         return out
