@@ -171,3 +171,22 @@ def test_public_scipy_fallback_gives_the_same_numbers(channels, dtype, monkeypat
         public = run(U, grid, mode, padding, True, "pytorch", upstream)
         monkeypatch.undo()
         assert_same(compiled, public, dtype, f"{mode} {padding}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("volume", [False, True])
+def test_blocks_of_points_change_no_number(volume, dtype, monkeypatch, rng):
+    # the pointwise tap loops run over blocks of points (matrix.BLOCK); blocks of 7 points,
+    # the last one short, must give the very numbers of one block for everything
+    spatial, out = ((3, 4, 2), (2, 3, 3)) if volume else ((4, 5), (3, 7))
+    for channels in (1, 3):
+        U = rng.standard_normal((2, channels) + spatial).astype(dtype)
+        grid = hard_grid(2, out, spatial, False, dtype, rng)
+        upstream = rng.standard_normal((2, channels) + out).astype(dtype)
+        for mode in ("bilinear", "bicubic") if not volume else ("bilinear",):
+            whole = run(U, grid, mode, "border", False, "pytorch", upstream)
+            monkeypatch.setattr(MATRIX, "BLOCK", 7)
+            blocked = run(U, grid, mode, "border", False, "pytorch", upstream)
+            monkeypatch.undo()
+            for x, y in zip(blocked, whole):
+                np.testing.assert_array_equal(x, y)

@@ -99,9 +99,7 @@ class GridSampleFunction(Function):
         if ctx.gather:  # the fast path of the forward: channels first
             G = np.ascontiguousarray(g.reshape(N, C, points).transpose(1, 0, 2), dtype=dtype).reshape(C, N * points)
             if ctx.needs_input_grad[0]:
-                gX = np.zeros((C, op.rows), dtype=dtype)
-                for c in range(C):
-                    op.scatter(G[c], gX[c])
+                gX = op.scatter(G, np.zeros((C, op.rows), dtype=dtype))
                 gU = unframe_gradient(gX, ctx.image_shape, op.frame, *ctx.padding, channels_last=False)
         else:
             G = np.ascontiguousarray(g.reshape(N, C, points).transpose(0, 2, 1), dtype=dtype).reshape(N * points, C)

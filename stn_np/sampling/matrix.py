@@ -46,6 +46,19 @@ __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_mat
            "sparse_product", "tap_sum", "contract_taps"]
 
 
+#: Points per block in the pointwise loops over taps (tap_sum, tap_products, the gathered grid
+#: gradient): a block's operands and temporaries stay in a core's L2 cache across the few
+#: passes each block takes, where whole-array passes over a 512 x 512 grid stream through
+#: memory (1.7x faster measured for the contraction of the grid gradient; blocks of 8k-64k
+#: points all do better than none).
+BLOCK = 32768
+
+
+def point_blocks(P):
+    """Slices of at most :data:`BLOCK` points covering ``range(P)`` (none when ``P == 0``)."""
+    return [slice(start, start + BLOCK) for start in range(0, P, BLOCK)]
+
+
 class SamplingOperator:
     """The linear map of one sampling on the framed image, and its derivative by the grid.
 
@@ -118,21 +131,23 @@ class SamplingOperator:
                 np.take(X[c, offset:], self.base, out=Q[c, k], mode="clip")
         return Q
 
-    def scatter(self, g, out):
-        """Add ``weight[k, p] * g[p]`` to ``out[base[p] + offsets[k]]`` for every tap and point: the adjoint of :meth:`gather`.
+    def scatter(self, G, out):
+        """Add ``weight[k, p] * G[c, p]`` to ``out[c, base[p] + offsets[k]]`` for every channel, tap and point.
 
-        ``out`` (rows,) and ``g`` (P,) are contiguous, of the weights' dtype. Repeated rows add
-        up (many points read one pixel): one compiled COO product per tap, written into
-        ``out`` shifted by the tap's offset; SciPy's public product where that kernel is missing.
+        The adjoint of :meth:`gather`. ``out`` (C, rows) and ``G`` (C, P) are C-contiguous, of
+        the weights' dtype. Repeated rows add up (many points read one pixel): one compiled COO
+        product per channel and tap, written into ``out[c]`` shifted by the tap's offset;
+        SciPy's public product where that kernel is missing.
         """
         K, P = self.weight.shape
         points = np.arange(P, dtype=self.base.dtype)
-        for k, offset in enumerate(self.offsets):
-            if _sparsetools is None:
-                tap = sp.coo_array((self.weight[k], (self.base, points)), shape=(out.size - offset, P))
-                out[offset:] += tap @ g
-            else:
-                _sparsetools.coo_matvec(P, self.base, points, self.weight[k], g, out[offset:])
+        for g, row in zip(G, out):
+            for k, offset in enumerate(self.offsets):
+                if _sparsetools is None:
+                    tap = sp.coo_array((self.weight[k], (self.base, points)), shape=(row.size - offset, P))
+                    row[offset:] += tap @ g
+                else:
+                    _sparsetools.coo_matvec(P, self.base, points, self.weight[k], g, row[offset:])
         return out
 
     def _derivative_factors(self, axis):
@@ -175,18 +190,22 @@ class SamplingOperator:
         """
         C, K, P = Q.shape
         d, T = len(self._taps), self._taps[0][0].shape[0]
+        if C == 0:  # nothing sampled: no gradient
+            return np.zeros((P, d), dtype=Q.dtype)
         out = np.empty((P, d), dtype=Q.dtype)
-        if C == 1:
+        factors = [self._derivative_factors(axis) for axis in range(d)]
+        for block in point_blocks(P):
+            Qb, Gb = Q[..., block], G[:, block]
+            if C == 1:
+                M, scale = Qb[0].reshape((T,) * d + (-1,)), Gb[0]
+            else:
+                M, scale = Qb[0] * Gb[0], None
+                for c in range(1, C):
+                    M += Qb[c] * Gb[c]
+                M = M.reshape((T,) * d + (-1,))
             for axis in range(d):
-                np.multiply(contract_taps(Q[0].reshape((T,) * d + (P,)), self._derivative_factors(axis)), G[0],
-                            out=out[:, axis])
-            return out
-        M = Q[0] * G[0] if C else np.zeros((K, P), dtype=Q.dtype)
-        for c in range(1, C):
-            M += Q[c] * G[c]
-        M = M.reshape((T,) * d + (P,))
-        for axis in range(d):
-            out[:, axis] = contract_taps(M, self._derivative_factors(axis))
+                part = contract_taps(M, [f[:, block] for f in factors[axis]])
+                out[block, axis] = part if scale is None else np.multiply(part, scale, out=part)
         return out
 
 
@@ -196,10 +215,12 @@ def tap_sum(Q, weight):
     The taps are added in order (C order over the spatial axes, slowest first), as PyTorch adds
     a bilinear sample's four corners: ``nw + ne + sw + se``. Returns (..., P).
     """
-    out = Q[..., 0, :] * weight[0]
-    term = np.empty_like(out)
-    for k in range(1, weight.shape[0]):
-        out += np.multiply(Q[..., k, :], weight[k], out=term)
+    out = np.empty(Q.shape[:-2] + Q.shape[-1:], dtype=Q.dtype)
+    for block in point_blocks(Q.shape[-1]):
+        total = np.multiply(Q[..., 0, block], weight[0, block], out=out[..., block])
+        term = np.empty_like(total)
+        for k in range(1, weight.shape[0]):
+            total += np.multiply(Q[..., k, block], weight[k, block], out=term)
     return out
 
 
