@@ -46,7 +46,7 @@ __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_mat
            "sparse_product", "tap_sum", "contract_taps"]
 
 
-#: Points per block in the pointwise loops over taps (tap_sum, tap_products, the gathered grid
+#: Points per block in the pointwise loops over taps (tap_sum and the gathered grid
 #: gradient): a block's operands and temporaries stay in a core's L2 cache across the few
 #: passes each block takes, where whole-array passes over a 512 x 512 grid stream through
 #: memory (1.7x faster measured for the contraction of the grid gradient; blocks of 8k-64k
@@ -100,16 +100,11 @@ class SamplingOperator:
         self._S = None
 
     @property
-    def index(self):
-        """Buffer rows of every tap, ``base[p] + offsets[k]``, as a (K, P) array (made on each access)."""
-        return np.add(self.offsets[:, None], self.base)
-
-    @property
     def S(self):
         """The operator as a ``scipy.sparse.csr_array`` of shape ``(P, rows)``, built on first use.
 
-        Block-diagonal over the batch: row ``p`` holds the weights of point ``p``'s taps at the
-        columns :attr:`index` names (CSR keeps a row's taps together, so this transposes the
+        Block-diagonal over the batch: row ``p`` holds the weights of point ``p``'s taps at
+        columns ``base[p] + offsets`` (CSR keeps a row's taps together, so this transposes the
         tap-major arrays once).
         """
         if self._S is None:
@@ -168,7 +163,7 @@ class SamplingOperator:
         in turn, in one buffer sharing ``S``'s indices.
         """
         S = self.S
-        P, d, T = self.index.shape[1], len(self._taps), self._taps[0][0].shape[0]
+        P, d, T = self.weight.shape[1], len(self._taps), self._taps[0][0].shape[0]
         values = np.empty((P,) + (T,) * d, dtype=S.dtype)  # point-major, as S.indices
         derivative = sp.csr_array((values.reshape(-1), S.indices, S.indptr), shape=S.shape, copy=False)
         out = np.empty((P, d), dtype=S.dtype)
