@@ -15,7 +15,7 @@ from ..autograd.function import Function
 from ..validation import check_image_and_grid, check_memory
 from .kernels import BILINEAR, resolve_kernel
 from .matrix import build_operator, sparse_product, tap_sum
-from .padding import check_padding, frame_image, unframe_gradient
+from .padding import channels_first, check_padding, frame_image, unframe_gradient
 from .subgradients import check_subgradient
 
 __all__ = ["GridSampleFunction", "grid_sample", "GATHER_CHANNELS"]
@@ -87,7 +87,7 @@ class GridSampleFunction(Function):
         Y = sparse_product(op.S, X)  # (N * points, C)
         if position_derivatives:
             ctx.save_for_backward(X)
-        return np.ascontiguousarray(Y.reshape(N, points, C).transpose(0, 2, 1)).reshape((N, C) + out)
+        return channels_first(Y.reshape(N, points, C)).reshape((N, C) + out)
 
     @staticmethod
     def backward(ctx, g):

@@ -110,8 +110,12 @@ class SamplingOperator:
         if self._S is None:
             K, P = self.weight.shape
             itype = np.int32 if max(self.rows, K * P + 1) < 2**31 else np.int64
-            indices = np.add(self.offsets, self.base[:, None], dtype=itype)  # (P, K): CSR order
-            data = np.ascontiguousarray(self.weight.T)
+            # (P, K), CSR order, written one tap (column) at a time: long strided passes, where a
+            # broadcast over the short tap axis would run a 4-element inner loop per point
+            indices, data = np.empty((P, K), dtype=itype), np.empty((P, K), dtype=self.weight.dtype)
+            for k, offset in enumerate(self.offsets):
+                np.add(self.base, offset, out=indices[:, k], casting="same_kind")
+                data[:, k] = self.weight[k]
             indptr = np.arange(0, K * P + 1, K, dtype=itype)
             self._S = sp.csr_array((data.reshape(-1), indices.reshape(-1), indptr), shape=(P, self.rows), copy=False)
         return self._S

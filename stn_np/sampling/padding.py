@@ -41,7 +41,12 @@ import numpy as np
 from ..validation import check_bool, check_choice
 
 __all__ = ["PADDING_MODES", "check_padding", "reflection_period", "pad_index", "fold_coordinates", "frame_width",
-           "frame_image", "unframe_gradient"]
+           "frame_image", "unframe_gradient", "channels_first"]
+
+#: Points per block of :func:`channels_first`: a block's ``C`` channels stay in the L1 cache
+#: while its ``C`` output rows are written (for (16, 4096, 32) float32 twice as fast as one
+#: strided copy of the whole array; blocks of 128-256 points do best).
+TRANSPOSE_BLOCK = 256
 
 #: The padding modes every sampler takes (PyTorch's names).
 PADDING_MODES = ("zeros", "border", "reflection")
@@ -296,5 +301,25 @@ def unframe_gradient(gX, shape, frame, padding_mode, align_corners, channels_las
             before = lead + inner[:axis]
             for target, source in zip(*_frame_sources(spatial[axis], frame, padding_mode, align_corners)):
                 gXp[before + (source,)] += gXp[before + (target,)]
-    order = (0, d + 1) + tuple(range(1, d + 1)) if channels_last else (1, 0) + tuple(range(2, d + 2))
-    return np.ascontiguousarray(gXp[lead + inner].transpose(order))
+    if channels_last:
+        return channels_first(gXp[lead + inner])
+    return np.ascontiguousarray(gXp[lead + inner].transpose((1, 0) + tuple(range(2, d + 2))))
+
+
+def channels_first(A):
+    """A C-contiguous copy of ``A`` (N, S_1, ..., S_k, C) (any strides) laid out (N, C, S_1, ..., S_k).
+
+    The same values as ``numpy.ascontiguousarray(numpy.moveaxis(A, -1, 1))``, copied in blocks
+    of about :data:`TRANSPOSE_BLOCK` points along ``S_1``: one strided copy of the whole array
+    reads each channel's values from a different cache line for every point it writes.
+    """
+    N, *inner, C = A.shape
+    out = np.empty((N, C, *inner), dtype=A.dtype)
+    order = (0, A.ndim - 1) + tuple(range(1, A.ndim - 1))
+    if not inner:
+        out[...] = A
+        return out
+    step = max(1, TRANSPOSE_BLOCK // max(1, math.prod(inner[1:])))
+    for start in range(0, inner[0], step):
+        out[:, :, start:start + step] = A[:, start:start + step].transpose(order)
+    return out
