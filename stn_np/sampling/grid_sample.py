@@ -254,7 +254,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     input, grid = check_image_and_grid(input, grid, "grid_sample")
     d = grid.ndim - 2
     kernel = resolve_kernel(mode, "grid_sample", d)
-    check_memory(grid.shape[:-1] + (input.shape[1] + 2 * kernel.ntaps**d,), input.dtype, "grid_sample", "grid",
+    C, K = input.shape[1], kernel.ntaps**d
+    gathered = C * K if C <= GATHER_CHANNELS else 0  # the gather path keeps every channel's taps
+    check_memory(grid.shape[:-1] + (C + 2 * K + gathered,), input.dtype, "grid_sample", "grid",
                  "an output and its sampling operator")
     return GridSampleFunction.apply(input, grid, kernel=kernel, padding_mode=padding_mode, align_corners=align_corners,
                                     subgradient=subgradient)
