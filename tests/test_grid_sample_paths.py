@@ -190,3 +190,27 @@ def test_blocks_of_points_change_no_number(volume, dtype, monkeypatch, rng):
             monkeypatch.undo()
             for x, y in zip(blocked, whole):
                 np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_power_of_two_sizes_unnormalise_exactly_as_the_fused_formula(dtype, rng):
+    # (a * S - 1) / 2 rounded once: a power-of-two S takes a * (S / 2) - 0.5 in a's dtype,
+    # every other S the float64 detour (float32) or the error-free split (float64); on the
+    # same values both must give the same bits (the stored PyTorch references check the rest)
+    from stn_np.sampling.coords import _fused_unnormalize, _scaled_unnormalize
+
+    info = np.finfo(dtype)
+    one = dtype(1)
+    hard = [0.0, 1.0, 2.0, 0.5, 1.5, np.nextafter(one, 0), np.nextafter(one, 2), np.nextafter(dtype(2), 0),
+            info.tiny, info.tiny / 4, info.eps, -info.eps, 1e-30, -3.0, 7.25, 1e6 + 0.5, np.inf, -np.inf, np.nan]
+    if dtype == np.float32:
+        hard += [float(info.max), float(info.max) / 3, -float(info.max)]
+    a = np.concatenate([np.array(hard, dtype=dtype), rng.uniform(-1, 3, 20000).astype(dtype),
+                        (rng.integers(0, 2**20, 2000) / dtype(2**19)).astype(dtype)])  # dyadic: many ties
+    for size in (2, 4, 8, 64, 256, 512, 1024, 2**20):
+        with np.errstate(over="ignore", invalid="ignore"):
+            fast = _scaled_unnormalize(a.copy(), size)
+            general = _fused_unnormalize(a.copy(), size)
+        assert fast.dtype == general.dtype == dtype
+        np.testing.assert_array_equal(fast, general, err_msg=f"size {size}")
+        assert _scaled_unnormalize(a[5], size) == general[5]  # a scalar alike
