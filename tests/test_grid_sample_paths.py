@@ -214,3 +214,19 @@ def test_power_of_two_sizes_unnormalise_exactly_as_the_fused_formula(dtype, rng)
         assert fast.dtype == general.dtype == dtype
         np.testing.assert_array_equal(fast, general, err_msg=f"size {size}")
         assert _scaled_unnormalize(a[5], size) == general[5]  # a scalar alike
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 3), (3, 7, 4, 5), (2, 3, 2, 4, 6), (0, 4, 3), (2, 0, 3, 3), (2, 4, 0), (3, 6)],
+                         ids=str)
+def test_channels_first_is_moveaxis_in_blocks(shape, monkeypatch, rng):
+    from stn_np.sampling.padding import channels_first
+
+    padding = sys.modules["stn_np.sampling.padding"]
+    big = rng.standard_normal(tuple(s + 2 for s in shape))
+    A = big[tuple(slice(1, 1 + s) for s in shape)]  # a strided view, as unframe_gradient passes
+    expected = np.ascontiguousarray(np.moveaxis(A, -1, 1))
+    for block in (1, 3, 256):
+        monkeypatch.setattr(padding, "TRANSPOSE_BLOCK", block)
+        got = channels_first(A)
+        assert got.flags.c_contiguous and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)

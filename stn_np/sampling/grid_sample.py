@@ -24,8 +24,8 @@ __all__ = ["GridSampleFunction", "grid_sample", "GATHER_CHANNELS"]
 #: GridSampleFunction) rather than multiplying all channels by the sparse operator at once:
 #: below it the sparse product's short inner loop over the channels and the transposes into
 #: and out of the (pixels, channels) layout cost more than gathering. Measured on N16 64x64
-#: bilinear, forward + backward, 1 thread: gathering is 25% faster at C = 4, 13% at 6, 8%
-#: slower at 8 and 30% at 12 (benchmarks/bench_sampler.py workloads show the same at C = 1, 3).
+#: bilinear, 1 thread, forward + backward (forward alone): gathering is 40% (30%) faster at
+#: C = 3, 25% (14%) at 4, 18% (0%) at 6, and 5% (27%) slower at 8.
 GATHER_CHANNELS = 6
 
 
