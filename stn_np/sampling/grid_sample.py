@@ -14,7 +14,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..validation import check_image_and_grid, check_memory
 from .kernels import BILINEAR, resolve_kernel
-from .matrix import build_operator, sparse_product, tap_sum
+from .matrix import build_operator, sparse_product
 from .padding import channels_first, check_padding, frame_image, unframe_gradient
 from .subgradients import check_subgradient
 
@@ -77,11 +77,10 @@ class GridSampleFunction(Function):
             # taps, kept, give the grid gradient without another product. For many channels
             # one sparse product over all of them at once is faster (the general path below).
             X = frame_image(U, op.frame, padding_mode, align_corners, channels_last=False, sink_rows=op.sink_rows)
-            Q = op.gather(X)  # (C, K, P)
+            with np.errstate(over="ignore", invalid="ignore"):  # inf pixels give inf/NaN silently, as S @ X does
+                Q, V = op.gather(X)  # (C, K, N * points), (C, N * points)
             if position_derivatives:
                 ctx.save_for_backward(Q)
-            with np.errstate(over="ignore", invalid="ignore"):  # inf pixels give inf/NaN silently, as S @ X does
-                V = tap_sum(Q, op.weight)  # (C, N * points)
             return V.reshape(C, N, points).transpose(1, 0, 2).reshape((N, C) + out)
         X = frame_image(U, op.frame, padding_mode, align_corners, sink_rows=op.sink_rows)  # (rows, C)
         Y = sparse_product(op.S, X)  # (N * points, C)

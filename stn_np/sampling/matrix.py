@@ -121,14 +121,23 @@ class SamplingOperator:
         return self._S
 
     def gather(self, X):
-        """The taps' values: ``Q[c, k, p] = X[c, base[p] + offsets[k]]`` for a channels-first buffer ``X`` (C, rows)."""
+        """The taps' values and their weighted sums, for a channels-first buffer ``X`` (C, rows).
+
+        Returns ``Q`` (C, K, P), ``Q[c, k, p] = X[c, base[p] + offsets[k]]``, and ``V`` (C, P),
+        ``V[c] = tap_sum(Q[c], weight)``: a block of points at a time, so that a block's
+        taps are summed while still in cache.
+        """
         C, (K, P) = X.shape[0], self.weight.shape
         Q = np.empty((C, K, P), dtype=X.dtype)
-        for c in range(C):
-            for k, offset in enumerate(self.offsets):
-                # mode="clip" only skips the bounds check that raises: base + offset is a buffer row by construction
-                np.take(X[c, offset:], self.base, out=Q[c, k], mode="clip")
-        return Q
+        V = np.empty((C, P), dtype=X.dtype)
+        for block in point_blocks(P):
+            base = self.base[block]
+            for c in range(C):
+                for k, offset in enumerate(self.offsets):
+                    # mode="clip" only skips the bounds check that raises: every base + offset is a buffer row
+                    np.take(X[c, offset:], base, out=Q[c, k, block], mode="clip")
+            tap_sum(Q[:, :, block], self.weight[:, block], out=V[:, block])
+        return Q, V
 
     def scatter(self, G, out):
         """Add ``weight[k, p] * G[c, p]`` to ``out[c, base[p] + offsets[k]]`` for every channel, tap and point.
@@ -208,13 +217,14 @@ class SamplingOperator:
         return out
 
 
-def tap_sum(Q, weight):
+def tap_sum(Q, weight, out=None):
     """``sum_k Q[..., k, p] weight[k, p]``: every point's taps summed with their weights, ``Q`` (..., K, P).
 
     The taps are added in order (C order over the spatial axes, slowest first), as PyTorch adds
-    a bilinear sample's four corners: ``nw + ne + sw + se``. Returns (..., P).
+    a bilinear sample's four corners: ``nw + ne + sw + se``. Returns (..., P), in ``out`` if given.
     """
-    out = np.empty(Q.shape[:-2] + Q.shape[-1:], dtype=Q.dtype)
+    if out is None:
+        out = np.empty(Q.shape[:-2] + Q.shape[-1:], dtype=Q.dtype)
     for block in point_blocks(Q.shape[-1]):
         total = np.multiply(Q[..., 0, block], weight[0, block], out=out[..., block])
         term = np.empty_like(total)
