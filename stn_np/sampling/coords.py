@@ -150,17 +150,47 @@ def normalized_to_pixel(coord, size, align_corners=False, spatial_dims=2):
     check_choice(spatial_dims, SPATIAL_DIMS, "normalized_to_pixel", "spatial_dims")
     coord = check_real_array(coord, "normalized_to_pixel", "coord", dtype=None)
     with np.errstate(over="ignore", invalid="ignore"):
-        if align_corners:
-            return (coord + 1) / 2 * (size - 1)
-        if spatial_dims == 3:
-            return ((coord + 1) * size - 1) / 2
-        return _fused_unnormalize(coord + 1, size)
+        return unnormalize(coord, size, align_corners, spatial_dims)
+
+
+def unnormalize(coord, size, align_corners, spatial_dims):
+    """:func:`normalized_to_pixel` without its argument checks, for the samplers' inner loop.
+
+    ``coord`` is a float ndarray (any layout; the result is a new contiguous array), the other
+    arguments are valid. Overflow to inf is not silenced here: callers wrap it in
+    ``numpy.errstate(over="ignore", invalid="ignore")``.
+    """
+    if align_corners:
+        return (coord + 1) / 2 * (size - 1)
+    if spatial_dims == 3:
+        return ((coord + 1) * size - 1) / 2
+    a = coord + 1
+    if size >= 2 and size & (size - 1) == 0 and a.dtype.kind == "f":
+        return _scaled_unnormalize(a, size)
+    return _fused_unnormalize(a, size)
+
+
+def _scaled_unnormalize(a, size):
+    """``(a * size - 1) / 2`` rounded once, for a power-of-two ``size`` (2, 4, 8, ...): ``a * (size / 2) - 0.5``.
+
+    Multiplying by the power of two ``size / 2`` is exact in ``a``'s own dtype (where the
+    product overflows, so does the exact result), so subtracting 0.5 is the one rounding: the
+    fused multiply-add's result in two plain operations (in place for an array), without
+    the float64 detour or the error-free split of :func:`_fused_unnormalize`.
+    """
+    half, offset = a.dtype.type(size // 2), a.dtype.type(0.5)
+    if isinstance(a, np.ndarray):
+        np.multiply(a, half, out=a)
+        return np.subtract(a, offset, out=a)
+    return a * half - offset
 
 
 def _fused_unnormalize(a, size):
     """``(a * size - 1) / 2`` rounded once, as ``fma(a, size / 2, -0.5)`` rounds it.
 
-    float32: ``a * size - 1`` is exact in float64 (24 + 26 bits), so one cast rounds it.
+    float32: ``a * size - 1`` is exact in float64 (24 + 26 bits), so one cast rounds it; it is
+    computed as ``a * (size / 2) - 0.5`` (the same exact number halved) in two operations that
+    cast on the fly, without a float64 copy of ``a``.
     float64: Veltkamp's split writes ``a = hi + lo`` with halves of 26 and 27 bits, so
     ``hi * size`` and ``lo * size`` are exact (``size < 2**26``); Knuth's two-sum then
     carries the rounding errors of ``hi size - 1`` and of adding ``lo size`` exactly, and
@@ -168,7 +198,10 @@ def _fused_unnormalize(a, size):
     and a rounding cannot matter) take the plain formula.
     """
     if a.dtype == np.float32:
-        return ((a.astype(np.float64) * size - 1) / 2).astype(np.float32)
+        exact = np.multiply(a, size / 2, dtype=np.float64)
+        if isinstance(a, np.ndarray):
+            return np.subtract(exact, 0.5, out=a, casting="same_kind")  # the one rounding, into a's buffer
+        return np.float32(exact - 0.5)
     if a.dtype != np.float64:
         return (a * size - 1) / 2
     split = 134217729.0 * a  # 2**27 + 1
