@@ -8,6 +8,7 @@ an installed ``python3`` kernelspec would find on the PATH.
 """
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -35,6 +36,18 @@ def this_interpreter(tmp_path):
     return AsyncKernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
 
 
+def scratch_notebook_dir(tmp_path):
+    """An empty ``notebooks/`` beside a copy of ``docs/``, for a notebook to run in.
+
+    Notebooks read ``../docs`` (the glossary, the figure scripts) and notebook 03 writes its GIF
+    to ``../docs/figures``; running them here keeps a test run from rewriting the committed GIF.
+    """
+    tree = tmp_path / "tree"
+    shutil.copytree(NOTEBOOK_DIR.parent / "docs", tree / "docs")
+    (tree / "notebooks").mkdir()
+    return tree / "notebooks"
+
+
 def test_there_are_notebooks():
     assert NOTEBOOKS, f"no notebooks found in {NOTEBOOK_DIR}"
 
@@ -43,7 +56,7 @@ def test_there_are_notebooks():
 def test_notebook_runs_without_errors(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, km=this_interpreter(tmp_path), timeout=CELL_TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+                            resources={"metadata": {"path": str(scratch_notebook_dir(tmp_path))}})
     # figures go to the notebook's inline backend whatever MPLBACKEND this shell sets (e.g. Agg)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     client.execute(cleanup_kc=True, env=env)  # raises CellExecutionError naming the cell on any error
