@@ -269,7 +269,20 @@ def contract_taps(M, factors):
     The sum against the tap weights of a separable kernel (:func:`tap_products`), one axis at a
     time from the fastest (``T**d + T**(d-1) + ...`` products a point instead of ``2 T**d``).
     ``M`` is (T, ..., T, P), ``factors`` are (T, P) arrays (rows may be broadcast). Returns (P,).
+
+    A two-tap factor that is ``(-s, s)`` at every point (bilinear's ``k'`` times the pixel
+    scale) is contracted first, as the difference ``M[..., 1, ...] - M[..., 0, ...]``: one
+    subtraction instead of two products and a sum, over the largest array, and ``s`` is applied
+    once at the end.
     """
+    scale = None
+    for axis, factor in enumerate(factors):
+        constant = factor.shape[0] == 2 and factor.shape[1] > 0 and factor.strides[-1] == 0
+        if constant and factor[0, 0] == -factor[1, 0]:
+            index = (slice(None),) * axis
+            M, scale = np.subtract(M[index + (1,)], M[index + (0,)]), factor[1, 0]
+            factors = factors[:axis] + factors[axis + 1:]
+            break
     for factor in reversed(factors):
         T = factor.shape[0]
         reduced = M[..., 0, :] * factor[0]
@@ -277,7 +290,7 @@ def contract_taps(M, factors):
         for j in range(1, T):
             reduced += np.multiply(M[..., j, :], factor[j], out=term)
         M = reduced
-    return M
+    return M if scale is None else np.multiply(M, scale, out=M)
 
 
 def sparse_product(S, X, transpose=False):
