@@ -19,6 +19,7 @@ import pytest
 
 import stn_np.sampling.grid_sample  # noqa: F401  (the module, not the function of that name)
 import stn_np.sampling.matrix  # noqa: F401
+import stn_np.sampling.padding  # noqa: F401
 from stn_np import Tensor
 from stn_np.sampling import grid_sample, pixel_to_normalized, reference_sample
 
@@ -230,3 +231,49 @@ def test_channels_first_is_moveaxis_in_blocks(shape, monkeypatch, rng):
         got = channels_first(A)
         assert got.flags.c_contiguous and got.shape == expected.shape
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [2, 3])
+def test_contract_taps_takes_an_antisymmetric_constant_factor_as_a_difference(d, dtype, rng):
+    # bilinear's k' is (-s, s) at every point: contracted as M[.., 1, ..] - M[.., 0, ..] times s.
+    # Against the literal product sum, for that factor on every axis, a constant factor that is
+    # not antisymmetric (the general loop) and the point-varying factors around it
+    P = 37
+    M = rng.standard_normal((2,) * d + (P,)).astype(dtype)
+    varying = [rng.standard_normal((2, P)).astype(dtype) for _ in range(d)]
+    for constant in ([-2.5, 2.5], [-1.0, 3.0], [0.75, 0.75]):
+        for axis in range(d):
+            factors = list(varying)
+            factors[axis] = np.broadcast_to(np.array(constant, dtype=dtype)[:, None], (2, P))
+            expected = M.astype(np.float64)
+            for factor in reversed(factors):  # one axis at a time, the fastest first
+                expected = np.einsum("...jp,jp->...p", expected, factor.astype(np.float64))
+            got = MATRIX.contract_taps(M, factors)
+            assert got.dtype == dtype and got.shape == (P,)
+            np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-13,
+                                       atol=1e-5 if dtype == np.float32 else 1e-13)
+    empty = [np.broadcast_to(np.array([-1.0, 1.0], dtype=dtype)[:, None], (2, 0))] * d  # no point: no difference
+    assert MATRIX.contract_taps(np.zeros((2,) * d + (0,), dtype=dtype), empty).shape == (0,)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_gather_forms_the_weights_of_the_operator(channels, monkeypatch, rng):
+    # gather forms SamplingOperator.weight a block of points at a time; the same weights as the
+    # operator forms on first use, bit for bit, with blocks of 5 points (the last one short)
+    from stn_np.sampling.kernels import BILINEAR
+
+    spatial = (4, 6)
+    grid = hard_grid(2, (3, 7), spatial, False, np.float64, rng)
+    U = rng.standard_normal((2, channels) + spatial)
+    monkeypatch.setattr(MATRIX, "BLOCK", 5)
+    for padding in PADDINGS:
+        gathered = MATRIX.build_operator(grid, spatial, BILINEAR, padding, False, True)
+        X = stn_np.sampling.padding.frame_image(U, gathered.frame, padding, False, channels_last=False,
+                                                sink_rows=gathered.sink_rows)
+        _, V = gathered.gather(X)
+        fresh = MATRIX.build_operator(grid, spatial, BILINEAR, padding, False, True)
+        np.testing.assert_array_equal(gathered.weight, fresh.weight)
+        assert fresh.weight.shape == (4, grid[..., 0].size)
+        np.testing.assert_array_equal(V, MATRIX.tap_sum(np.stack([X[:, fresh.base + o] for o in fresh.offsets], 1),
+                                                       fresh.weight))

@@ -123,12 +123,22 @@ def test_a_tensor_argument_keeps_its_graph(name, rng):
 
 # ---------------------------------------------------------------- affine, attention, projective
 @pytest.mark.parametrize("align_corners", [False, True])
-def test_affine_grid_is_theta_times_homogeneous_points(align_corners, rng):
-    theta = rng.standard_normal((3, 2, 3))
-    grid = F.affine_grid(theta, (3, 2, 4, 5), align_corners).data
-    base = identity_grid(4, 5, align_corners)
-    expected = np.einsum("nab,hwb->nhwa", theta, np.concatenate([base, np.ones((4, 5, 1))], axis=-1))
-    np.testing.assert_allclose(grid, expected, rtol=1e-14, atol=1e-14)
+@pytest.mark.parametrize("spatial", [(4, 5), (1, 6), (3, 4, 5), (2, 1, 3)], ids=str)
+def test_affine_grid_is_theta_times_homogeneous_points(spatial, align_corners, rng):
+    # the op sums over the lattice of target points one axis at a time; the literal formula
+    # grid_p = theta p~ and its adjoint dL/dtheta = sum_p g_p p~^T, in float64
+    d = len(spatial)
+    theta = Tensor(rng.standard_normal((3, d, d + 1)), requires_grad=True)
+    grid = F.affine_grid(theta, (3, 2) + spatial, align_corners)
+    *depth, height, width = spatial
+    base = identity_grid(height, width, align_corners, depth=depth[0] if depth else None)
+    homogeneous = np.concatenate([base, np.ones(spatial + (1,))], axis=-1).reshape(-1, d + 1)
+    expected = np.einsum("nab,pb->npa", theta.data, homogeneous).reshape(grid.shape)
+    np.testing.assert_allclose(grid.data, expected, rtol=1e-14, atol=1e-14)
+    g = rng.standard_normal(grid.shape)
+    grid.backward(g)
+    np.testing.assert_allclose(theta.grad, np.einsum("npa,pb->nab", g.reshape(3, -1, d), homogeneous),
+                               rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("align_corners", [False, True])

@@ -181,7 +181,7 @@ def fold_coordinates(pixel, size, radius, padding_mode, align_corners, zero_at_b
                 if live is not None:
                     slope &= live
                 slope = slope.astype(dtype)
-            pixel = np.minimum(np.maximum(pixel, dtype.type(low)), dtype.type(high))
+            pixel = np.clip(pixel, dtype.type(low), dtype.type(high), out=pixel)  # one pass, in place (no NaN is left)
     if zero_at_bounds:
         inside = ((pixel > 0) & (pixel < size - 1)).astype(dtype)
         slope = inside if slope is None else slope * inside
