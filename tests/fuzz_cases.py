@@ -47,10 +47,7 @@ HUGE = 10**6  # a side that makes any output far larger than the memory budget
 
 #: (target, argument) -> the area whose code still lets these bad inputs through. Everything else
 #: in the table is refused cleanly.
-KNOWN = {
-    # the model builders (stn_np.nn.models): lr_mult unchecked, a huge size blamed on the layer it reaches
-    ("build_model", "lr_mult"): "nn.models", ("build_model", "input_size"): "nn.models",
-}
+KNOWN = {}
 
 
 # --------------------------------------------------------------------------- catalogues

@@ -48,7 +48,7 @@ import numpy as np
 
 from ..rng import resolve_rng
 from ..sampling.families import PARAMETRIC, get_family
-from ..validation import check_choice, check_int, describe, fail
+from ..validation import FLOAT_DTYPES, check_choice, check_dtype, check_int, check_memory, check_number, describe, fail
 from .layers import Conv2d, Dropout, Dropout2d, Flatten, Linear, MaxPool2d, ReLU
 from .module import Module, Sequential
 from .spatial_transformer import SpatialTransformer, param_groups
@@ -389,6 +389,12 @@ def build_model(name, input_size, transform=None, lr_mult=1.0, state=None, dtype
     """
     transform = check_model(name, transform)
     kind, has_transformer = _kind(name)
+    # checked here, not only in the layers they reach, so that errors name this function's arguments:
+    # a baseline ignores lr_mult, and a huge input_size would first fail in a Linear's weight
+    side = _side(input_size, "build_model")
+    dtype = check_dtype(dtype, "build_model", "dtype", choices=FLOAT_DTYPES)
+    check_memory((1, 1, side, side), dtype, "build_model", "input_size", "an input image")
+    lr_mult = check_number(lr_mult, "build_model", "lr_mult", minimum=0)
     hidden = None if state is None else _saved_hidden(name, state)
     if not has_transformer:
         return Baseline(kind, input_size, hidden=hidden, dtype=dtype, rng=rng)
