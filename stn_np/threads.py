@@ -21,6 +21,7 @@ computes the same numbers whichever thread runs it, so results do not depend on 
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import itertools
 import threading
@@ -122,10 +123,11 @@ def map_blocks(function, blocks):
     """``[function(b) for b in blocks]``, the calls spread over :func:`worker_threads` threads.
 
     For independent blocks of work (each reads shared inputs and writes its own part of the
-    outputs). With one thread, one block, or when called from inside another ``map_blocks``
-    (no nesting: a pool thread never waits for the pool), the calls run inline in order. Else
-    the calling thread and ``threads - 1`` pool threads take the next block in turn until none
-    is left, so blocks of uneven cost even out.
+    outputs), run in the caller's context (``numpy.errstate`` holds). With one thread, one
+    block, or when called from inside another ``map_blocks`` (no nesting: a pool thread never
+    waits for the pool), the calls run inline in order. Else the calling thread and
+    ``threads - 1`` pool threads take the next block in turn until none is left, so blocks of
+    uneven cost even out.
 
     Parameters
     ----------
@@ -166,7 +168,9 @@ def map_blocks(function, blocks):
             _local.inside = False
 
     pool = _get_pool(worker_threads() - 1)
-    futures = [pool.submit(drain) for _ in range(threads - 1)]
+    # each pool thread runs in a copy of the caller's context, so numpy.errstate (a context
+    # variable) and any other context setting of the caller hold in the blocks it runs
+    futures = [pool.submit(contextvars.copy_context().run, drain) for _ in range(threads - 1)]
     drain()
     for future in futures:
         future.result()

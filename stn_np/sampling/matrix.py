@@ -31,6 +31,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ..threads import map_blocks, worker_threads
 from ..validation import check_grid, fail, values_of
 from .coords import coordinate_scale, unnormalize
 from .kernels import resolve_kernel
@@ -53,10 +54,23 @@ __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_mat
 #: points all do better than none).
 BLOCK = 32768
 
+#: Fewest points in a block when the blocks are split further so that every thread of
+#: :func:`stn_np.threads.map_blocks` gets one: below it a block's Python overhead outweighs
+#: its arithmetic.
+MIN_BLOCK = 8192
 
-def point_blocks(P):
-    """Slices of at most :data:`BLOCK` points covering ``range(P)`` (none when ``P == 0``)."""
-    return [slice(start, start + BLOCK) for start in range(0, P, BLOCK)]
+
+def point_blocks(P, threads=1):
+    """Equal slices of at most :data:`BLOCK` points covering ``range(P)`` (none when ``P == 0``).
+
+    At least ``threads`` of them (a 28 x 28 batch of 64 is two blocks at two threads) as long
+    as each keeps :data:`MIN_BLOCK` points.
+    """
+    count = -(-P // BLOCK)
+    if threads > 1:
+        count = max(count, min(threads, P // MIN_BLOCK))
+    size = -(-P // count) if count else 0
+    return [slice(start, start + size) for start in range(0, P, size)] if P else []
 
 
 class SamplingOperator:
@@ -154,7 +168,8 @@ class SamplingOperator:
         fill, weight = self._weight is None, self._weight
         if fill:
             weight = np.empty((K, P), dtype=self._taps[0][0].dtype)
-        for block in point_blocks(P):
+
+        def gather_block(block):
             if fill:
                 self._tap_weights(block, weight[:, block])
             base = self.base[block]
@@ -163,6 +178,9 @@ class SamplingOperator:
                     # mode="clip" only skips the bounds check that raises: every base + offset is a buffer row
                     np.take(X[c, offset:], base, out=Q[c, k, block], mode="clip")
             tap_sum(Q[:, :, block], weight[:, block], out=V[:, block])
+
+        # blocks write disjoint columns of weight, Q and V: they run on the BLAS threads
+        map_blocks(gather_block, point_blocks(P, worker_threads()))
         self._weight = weight
         return Q, V
 
@@ -232,7 +250,8 @@ class SamplingOperator:
             return np.zeros((P, d), dtype=Q.dtype)
         out = np.empty((P, d), dtype=Q.dtype)
         factors = [self._derivative_factors(axis) for axis in range(d)]
-        for block in point_blocks(P):
+
+        def contract_block(block):
             Qb, Gb = Q[..., block], G[:, block]
             if C == 1:
                 M, scale = Qb[0].reshape((T,) * d + (-1,)), Gb[0]
@@ -244,6 +263,8 @@ class SamplingOperator:
             for axis in range(d):
                 part = contract_taps(M, [f[:, block] for f in factors[axis]])
                 out[block, axis] = part if scale is None else np.multiply(part, scale, out=part)
+
+        map_blocks(contract_block, point_blocks(P, worker_threads()))  # disjoint rows of out
         return out
 
 
