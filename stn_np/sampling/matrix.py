@@ -70,7 +70,7 @@ def point_blocks(P, threads=1):
     if threads > 1:
         count = max(count, min(threads, P // MIN_BLOCK))
     size = -(-P // count) if count else 0
-    return [slice(start, start + size) for start in range(0, P, size)] if P else []
+    return [slice(start, min(start + size, P)) for start in range(0, P, size)] if P else []
 
 
 class SamplingOperator:
@@ -119,7 +119,10 @@ class SamplingOperator:
     def weight(self):
         """The (K, P) weights of the taps (class docstring), formed on first use."""
         if self._weight is None:
-            self._weight = self._tap_weights(slice(None))
+            K, P = self.offsets.shape[0], self.base.shape[0]
+            weight = np.empty((K, P), dtype=self._taps[0][0].dtype)
+            map_blocks(lambda block: self._tap_weights(block, weight[:, block]), point_blocks(P, worker_threads()))
+            self._weight = weight
         return self._weight
 
     def _tap_weights(self, block, out=None):
@@ -147,9 +150,13 @@ class SamplingOperator:
             # (P, K), CSR order, written one tap (column) at a time: long strided passes, where a
             # broadcast over the short tap axis would run a 4-element inner loop per point
             indices, data = np.empty((P, K), dtype=itype), np.empty((P, K), dtype=self.weight.dtype)
-            for k, offset in enumerate(self.offsets):
-                np.add(self.base, offset, out=indices[:, k], casting="same_kind")
-                data[:, k] = self.weight[k]
+
+            def fill(block):  # rows of points: disjoint for every block
+                for k, offset in enumerate(self.offsets):
+                    np.add(self.base[block], offset, out=indices[block, k], casting="same_kind")
+                    data[block, k] = self.weight[k, block]
+
+            map_blocks(fill, point_blocks(P, worker_threads()))
             indptr = np.arange(0, K * P + 1, K, dtype=itype)
             self._S = sp.csr_array((data.reshape(-1), indices.reshape(-1), indptr), shape=(P, self.rows), copy=False)
         return self._S
@@ -228,9 +235,15 @@ class SamplingOperator:
         values = np.empty((P,) + (T,) * d, dtype=S.dtype)  # point-major, as S.indices
         derivative = sp.csr_array((values.reshape(-1), S.indices, S.indptr), shape=S.shape, copy=False)
         out = np.empty((P, d), dtype=S.dtype)
-        for axis in range(d):
-            tap_products(self._derivative_factors(axis), np.moveaxis(values, 0, -1))
-            out[:, axis] = np.einsum("pc,pc->p", G, sparse_product(derivative, X))
+        factors = [self._derivative_factors(axis) for axis in range(d)]
+
+        def block_gradient(block):  # the block's rows of each S_x, its rows of S_x X, its rows of out
+            rows = np.empty((block.stop - block.start,) + X.shape[1:], dtype=X.dtype)
+            for axis in range(d):
+                tap_products([f[:, block] for f in factors[axis]], np.moveaxis(values[block], 0, -1))
+                out[block, axis] = np.einsum("pc,pc->p", G[block], _row_product(derivative, X, block, rows))
+
+        map_blocks(block_gradient, _row_blocks(P))
         return out
 
     def gathered_grid_gradient(self, Q, G):
@@ -320,20 +333,50 @@ def sparse_product(S, X, transpose=False):
     The same numbers as scipy's ``@``, computed by the compiled kernel that ``@`` ends in, called
     directly: on the small batches of a training step, ``S @ X``'s Python layer (dispatch,
     checks, a transposed view's construction) costs as much as the arithmetic. Falls back to
-    ``@`` where that kernel is not importable.
+    ``@`` where that kernel is not importable. ``S @ X`` runs blocks of rows on the BLAS threads
+    (each writes its own rows); ``S.T @ X`` adds many rows of ``S`` into one output row, so it
+    stays on one thread, in one order.
     """
     n_row, n_col = S.shape
     shape = ((n_col if transpose else n_row),) + X.shape[1:]
     if _sparsetools is None or X.dtype != S.dtype:
         return (S.T if transpose else S) @ X
+    if not transpose:
+        out = np.empty(shape, dtype=X.dtype)
+        map_blocks(lambda rows: _row_product(S, X, rows, out[rows]), _row_blocks(n_row))
+        return out
     out = np.zeros(shape, dtype=X.dtype)
     if X.ndim == 1:
-        kernel = _sparsetools.csc_matvec if transpose else _sparsetools.csr_matvec
-        kernel(n_col if transpose else n_row, n_row if transpose else n_col, S.indptr, S.indices, S.data, X, out)
+        _sparsetools.csc_matvec(n_col, n_row, S.indptr, S.indices, S.data, X, out)
     else:
-        kernel = _sparsetools.csc_matvecs if transpose else _sparsetools.csr_matvecs
-        kernel(n_col if transpose else n_row, n_row if transpose else n_col, X.shape[1], S.indptr, S.indices, S.data,
-               X.reshape(-1), out.reshape(-1))
+        _sparsetools.csc_matvecs(n_col, n_row, X.shape[1], S.indptr, S.indices, S.data, X.reshape(-1), out.reshape(-1))
+    return out
+
+
+def _row_blocks(n_row):
+    """Blocks of rows for a product: one a thread (of at least MIN_BLOCK rows), all rows in one call at one thread."""
+    threads = worker_threads()
+    return point_blocks(n_row, threads) if threads > 1 else [slice(0, n_row)] if n_row else []
+
+
+def _row_product(S, X, rows, out):
+    """``out = S[rows] @ X`` (``rows`` a slice within S's rows, ``out`` C-contiguous), by the compiled kernel.
+
+    Rows are computed one by one, each summing its entries in order, so any split gives the
+    numbers of one whole product.
+    """
+    start, stop = rows.start, rows.stop
+    if _sparsetools is None:
+        out[...] = S[start:stop] @ X
+        return out
+    lo, hi = int(S.indptr[start]), int(S.indptr[stop])
+    indptr = S.indptr[start:stop + 1] - S.indptr[start] if lo else S.indptr[start:stop + 1]
+    out[...] = 0  # the kernels add into out
+    if X.ndim == 1:
+        _sparsetools.csr_matvec(stop - start, S.shape[1], indptr, S.indices[lo:hi], S.data[lo:hi], X, out)
+    else:
+        _sparsetools.csr_matvecs(stop - start, S.shape[1], X.shape[1], indptr, S.indices[lo:hi], S.data[lo:hi],
+                                 X.reshape(-1), out.reshape(-1))
     return out
 
 
@@ -416,8 +459,12 @@ def build_operator(grid, spatial, kernel, padding_mode, align_corners, position_
     flat = grid.reshape(P, d)
     args = (kernel, padding_mode, align_corners, subgradient, position_derivatives, d)
     with np.errstate(over="ignore", invalid="ignore"):
-        # spatial axis i is read by grid coordinate d - 1 - i (axis_sizes): slowest axis first
-        taps = [_axis_taps(flat[:, d - 1 - i], spatial[i], *args) for i in range(d)]
+        # spatial axis i is read by grid coordinate d - 1 - i (axis_sizes): slowest axis first;
+        # the axes are independent, so on grids worth a thread they run on the BLAS threads
+        def axis_taps(i):
+            return _axis_taps(flat[:, d - 1 - i], spatial[i], *args)
+
+        taps = map_blocks(axis_taps, range(d)) if P >= MIN_BLOCK else [axis_taps(i) for i in range(d)]
 
     # In the framed buffer the taps of a point form a T x ... x T block: tap (j_0, ..., j_{d-1})
     # of point p is buffer row base[p] + sum_i j_i strides[i], with base the first tap of image batch(p).
