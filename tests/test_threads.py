@@ -4,8 +4,8 @@
 OpenBLAS uses. Each block writes its own points, so the samples and both gradients must be
 bit-identical at one and at two threads: here on the hard points (whole and half pixels,
 edges, far outside, NaN and inf), both paths, every kernel and padding, float32 and float64,
-images and volumes, empty shapes. Small blocks (``MIN_BLOCK``, ``BLOCK`` patched) make even
-small grids run on the pool; one real-sized batch runs with the shipped block sizes.
+images and volumes, empty shapes. A small ``MIN_BLOCK`` (patched) makes even small grids run on
+the pool; one large batch runs with the shipped block sizes.
 """
 
 import itertools
@@ -68,8 +68,7 @@ def assert_identical(one, two, what):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d, mode, padding", CASES)
 def test_one_and_two_threads_give_the_same_bits(d, mode, padding, dtype, restore_threads, monkeypatch, rng):
-    monkeypatch.setattr(MATRIX, "MIN_BLOCK", 5)  # many small blocks: the pool takes them in any order
-    monkeypatch.setattr(MATRIX, "BLOCK", 11)
+    monkeypatch.setattr(MATRIX, "MIN_BLOCK", 5)  # small grids split too: one share a thread
     spatial, out = ((3, 4, 5), (3, 2, 5)) if d == 3 else ((5, 6), (4, 9))
     for channels, align in ((1, False), (3, True), (9, False)):  # gather path (one and three channels), sparse path
         U = rng.standard_normal((2, channels) + spatial).astype(dtype)
@@ -81,39 +80,30 @@ def test_one_and_two_threads_give_the_same_bits(d, mode, padding, dtype, restore
 
 @needs_openblas
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_real_batch_splits_for_two_threads_with_the_same_bits(dtype, restore_threads, rng):
-    # the ST-CNN step's sampler (64 x 28 x 28 points) with the shipped block sizes
-    N, spatial = 64, (28, 28)
-    assert len(MATRIX.point_blocks(N * 28 * 28, 2)) >= 2 and len(MATRIX.point_blocks(N * 28 * 28, 1)) == 2
-    U = rng.standard_normal((N, 1) + spatial).astype(dtype)
+@pytest.mark.parametrize("channels", [3, 8])
+def test_a_large_batch_splits_for_two_threads_with_the_same_bits(channels, dtype, restore_threads, rng):
+    # 8 x 128 x 128 points with the shipped block sizes: two threads' worth (MIN_BLOCK each)
+    N, spatial = 8, (128, 128)
+    P = N * 128 * 128
+    threads.set_blas_threads(2)
+    assert MATRIX.thread_blocks(P) == [slice(0, P // 2), slice(P // 2, P)]
+    U = rng.standard_normal((N, channels) + spatial).astype(dtype)
     grid = hard_grid(N, spatial, spatial, False, dtype, rng)
-    upstream = rng.standard_normal((N, 1) + spatial).astype(dtype)
+    upstream = rng.standard_normal((N, channels) + spatial).astype(dtype)
     args = (U, grid, "bilinear", "zeros", False, upstream)
-    assert_identical(at_threads(1, *args), at_threads(2, *args), "64 x 28 x 28")
+    assert_identical(at_threads(1, *args), at_threads(2, *args), f"{N} x 128 x 128, C={channels}")
 
 
 @needs_openblas
-@pytest.mark.parametrize("shape", [((0, 2, 4, 5), (0, 3, 3, 2)), ((2, 0, 4, 5), (2, 3, 3, 2)),
-                                   ((2, 2, 4, 5), (2, 0, 3, 2)), ((1, 1, 2, 3, 4), (1, 2, 0, 3, 3))])
-def test_empty_shapes_at_two_threads(shape, restore_threads, monkeypatch, rng):
-    monkeypatch.setattr(MATRIX, "MIN_BLOCK", 1)
-    image, grid_shape = shape
-    U, grid = rng.standard_normal(image), rng.uniform(-1, 1, grid_shape)
-    upstream = np.ones(grid_shape[:1] + image[1:2] + grid_shape[1:-1])
-    args = (U, grid, "bilinear", "zeros", False, upstream)
-    assert_identical(at_threads(1, *args), at_threads(2, *args), f"{shape}")
-
-
-def test_point_blocks_cover_the_points_in_equal_blocks():
-    for P, count in itertools.product((0, 1, 7, 8192, 16384, 50176, 262144, 262145), (1, 2, 3)):
-        blocks = MATRIX.point_blocks(P, count)
-        covered = np.concatenate([np.arange(P)[b] for b in blocks]) if blocks else np.zeros(0, int)
-        np.testing.assert_array_equal(covered, np.arange(P))
-        sizes = [len(range(P)[b]) for b in blocks]
-        assert all(0 < s <= MATRIX.BLOCK for s in sizes) and (not sizes or max(sizes) - min(sizes[:-1] or sizes) == 0)
-        if count > 1 and P >= count * MATRIX.MIN_BLOCK:
-            assert len(blocks) >= count
-    assert len(MATRIX.point_blocks(MATRIX.MIN_BLOCK + 1, 2)) == 1  # no blocks smaller than MIN_BLOCK for threads
+def test_small_grids_stay_on_one_thread(restore_threads):
+    # handing a block to another thread costs more than it saves below MIN_BLOCK points a thread
+    threads.set_blas_threads(2)
+    limit = 2 * MATRIX.MIN_BLOCK
+    assert MATRIX.thread_blocks(limit - 1) == [slice(0, limit - 1)]
+    assert MATRIX.thread_blocks(limit + 1) == [slice(0, limit // 2 + 1), slice(limit // 2 + 1, limit + 1)]
+    assert MATRIX.thread_blocks(0) == []
+    threads.set_blas_threads(1)
+    assert MATRIX.thread_blocks(10 * limit) == [slice(0, 10 * limit)]
 
 
 def test_map_blocks_runs_inline_at_one_thread(restore_threads):

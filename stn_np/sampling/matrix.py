@@ -54,23 +54,43 @@ __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_mat
 #: points all do better than none).
 BLOCK = 32768
 
-#: Fewest points in a block when the blocks are split further so that every thread of
-#: :func:`stn_np.threads.map_blocks` gets one: below it a block's Python overhead outweighs
-#: its arithmetic.
-MIN_BLOCK = 8192
+#: Fewest points a thread's share must hold for a loop over points to run on the BLAS
+#: threads (:func:`stn_np.threads.map_blocks`), each thread taking one contiguous share.
+#: Every NumPy call of a block releases and retakes the GIL, and waking a thread that waits
+#: for it took ~40 us on the 2-core VM this was measured on, so threads pay off only for long
+#: calls: on a 512 x 512 grid at 2 threads, shares of 131072 points made the gather 1.55 ->
+#: 1.2 ms, shares cut to 32768 (the L2-sized blocks) made it 1.8 ms and 16384 2.4-3.2 ms; a
+#: 64 x 28 x 28 batch split in two took 1.3-1.5 ms forward instead of 0.9.
+MIN_BLOCK = 65536
 
 
-def point_blocks(P, threads=1):
-    """Equal slices of at most :data:`BLOCK` points covering ``range(P)`` (none when ``P == 0``).
+def point_blocks(P):
+    """Slices of at most :data:`BLOCK` points covering ``range(P)`` (none when ``P == 0``)."""
+    return [slice(start, start + BLOCK) for start in range(0, P, BLOCK)]
 
-    At least ``threads`` of them (a 28 x 28 batch of 64 is two blocks at two threads) as long
-    as each keeps :data:`MIN_BLOCK` points.
+
+def thread_blocks(P):
+    """One contiguous, equal share of ``range(P)`` a BLAS thread when each gets :data:`MIN_BLOCK` points, else one.
+
+    None when ``P == 0``.
     """
-    count = -(-P // BLOCK)
-    if threads > 1:
-        count = max(count, min(threads, P // MIN_BLOCK))
-    size = -(-P // count) if count else 0
+    threads = worker_threads()
+    count = threads if threads > 1 and P >= threads * MIN_BLOCK else 1
+    size = -(-P // count)
     return [slice(start, min(start + size, P)) for start in range(0, P, size)] if P else []
+
+
+def for_point_blocks(function, P):
+    """``function(block)`` over ``range(P)``: one share a thread (:func:`thread_blocks`) if worth it, else L2-sized blocks.
+
+    For loops whose blocks write disjoint parts of their outputs.
+    """
+    blocks = thread_blocks(P)
+    if len(blocks) > 1:
+        map_blocks(function, blocks)
+    else:
+        for block in point_blocks(P):
+            function(block)
 
 
 class SamplingOperator:
@@ -121,7 +141,7 @@ class SamplingOperator:
         if self._weight is None:
             K, P = self.offsets.shape[0], self.base.shape[0]
             weight = np.empty((K, P), dtype=self._taps[0][0].dtype)
-            map_blocks(lambda block: self._tap_weights(block, weight[:, block]), point_blocks(P, worker_threads()))
+            map_blocks(lambda block: self._tap_weights(block, weight[:, block]), thread_blocks(P))
             self._weight = weight
         return self._weight
 
@@ -156,7 +176,7 @@ class SamplingOperator:
                     np.add(self.base[block], offset, out=indices[block, k], casting="same_kind")
                     data[block, k] = self.weight[k, block]
 
-            map_blocks(fill, point_blocks(P, worker_threads()))
+            map_blocks(fill, thread_blocks(P))
             indptr = np.arange(0, K * P + 1, K, dtype=itype)
             self._S = sp.csr_array((data.reshape(-1), indices.reshape(-1), indptr), shape=(P, self.rows), copy=False)
         return self._S
@@ -186,8 +206,7 @@ class SamplingOperator:
                     np.take(X[c, offset:], base, out=Q[c, k, block], mode="clip")
             tap_sum(Q[:, :, block], weight[:, block], out=V[:, block])
 
-        # blocks write disjoint columns of weight, Q and V: they run on the BLAS threads
-        map_blocks(gather_block, point_blocks(P, worker_threads()))
+        for_point_blocks(gather_block, P)  # blocks write disjoint columns of weight, Q and V
         self._weight = weight
         return Q, V
 
@@ -243,7 +262,7 @@ class SamplingOperator:
                 tap_products([f[:, block] for f in factors[axis]], np.moveaxis(values[block], 0, -1))
                 out[block, axis] = np.einsum("pc,pc->p", G[block], _row_product(derivative, X, block, rows))
 
-        map_blocks(block_gradient, _row_blocks(P))
+        map_blocks(block_gradient, thread_blocks(P))
         return out
 
     def gathered_grid_gradient(self, Q, G):
@@ -277,7 +296,7 @@ class SamplingOperator:
                 part = contract_taps(M, [f[:, block] for f in factors[axis]])
                 out[block, axis] = part if scale is None else np.multiply(part, scale, out=part)
 
-        map_blocks(contract_block, point_blocks(P, worker_threads()))  # disjoint rows of out
+        for_point_blocks(contract_block, P)  # disjoint rows of out
         return out
 
 
@@ -343,7 +362,7 @@ def sparse_product(S, X, transpose=False):
         return (S.T if transpose else S) @ X
     if not transpose:
         out = np.empty(shape, dtype=X.dtype)
-        map_blocks(lambda rows: _row_product(S, X, rows, out[rows]), _row_blocks(n_row))
+        map_blocks(lambda rows: _row_product(S, X, rows, out[rows]), thread_blocks(n_row))
         return out
     out = np.zeros(shape, dtype=X.dtype)
     if X.ndim == 1:
@@ -351,12 +370,6 @@ def sparse_product(S, X, transpose=False):
     else:
         _sparsetools.csc_matvecs(n_col, n_row, X.shape[1], S.indptr, S.indices, S.data, X.reshape(-1), out.reshape(-1))
     return out
-
-
-def _row_blocks(n_row):
-    """Blocks of rows for a product: one a thread (of at least MIN_BLOCK rows), all rows in one call at one thread."""
-    threads = worker_threads()
-    return point_blocks(n_row, threads) if threads > 1 else [slice(0, n_row)] if n_row else []
 
 
 def _row_product(S, X, rows, out):
@@ -459,12 +472,8 @@ def build_operator(grid, spatial, kernel, padding_mode, align_corners, position_
     flat = grid.reshape(P, d)
     args = (kernel, padding_mode, align_corners, subgradient, position_derivatives, d)
     with np.errstate(over="ignore", invalid="ignore"):
-        # spatial axis i is read by grid coordinate d - 1 - i (axis_sizes): slowest axis first;
-        # the axes are independent, so on grids worth a thread they run on the BLAS threads
-        def axis_taps(i):
-            return _axis_taps(flat[:, d - 1 - i], spatial[i], *args)
-
-        taps = map_blocks(axis_taps, range(d)) if P >= MIN_BLOCK else [axis_taps(i) for i in range(d)]
+        # spatial axis i is read by grid coordinate d - 1 - i (axis_sizes): slowest axis first
+        taps = [_axis_taps(flat[:, d - 1 - i], spatial[i], *args) for i in range(d)]
 
     # In the framed buffer the taps of a point form a T x ... x T block: tap (j_0, ..., j_{d-1})
     # of point p is buffer row base[p] + sum_i j_i strides[i], with base the first tap of image batch(p).
