@@ -4,7 +4,7 @@
 OpenBLAS uses. Each block writes its own points, so the samples and both gradients must be
 bit-identical at one and at two threads: here on the hard points (whole and half pixels,
 edges, far outside, NaN and inf), both paths, every kernel and padding, float32 and float64,
-images and volumes, empty shapes. A small ``MIN_BLOCK`` (patched) makes even small grids run on
+images and volumes, empty shapes. A small ``MIN_SHARE`` (patched) makes even small grids run on
 the pool; one large batch runs with the shipped block sizes.
 """
 
@@ -68,7 +68,7 @@ def assert_identical(one, two, what):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d, mode, padding", CASES)
 def test_one_and_two_threads_give_the_same_bits(d, mode, padding, dtype, restore_threads, monkeypatch, rng):
-    monkeypatch.setattr(MATRIX, "MIN_BLOCK", 5)  # small grids split too: one share a thread
+    monkeypatch.setattr(MATRIX, "MIN_SHARE", 5)  # small grids split too: one share a thread
     spatial, out = ((3, 4, 5), (3, 2, 5)) if d == 3 else ((5, 6), (4, 9))
     for channels, align in ((1, False), (3, True), (9, False)):  # gather path (one and three channels), sparse path
         U = rng.standard_normal((2, channels) + spatial).astype(dtype)
@@ -80,10 +80,10 @@ def test_one_and_two_threads_give_the_same_bits(d, mode, padding, dtype, restore
 
 @needs_openblas
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("channels", [3, 8])
+@pytest.mark.parametrize("channels", [1, 8])
 def test_a_large_batch_splits_for_two_threads_with_the_same_bits(channels, dtype, restore_threads, rng):
-    # 8 x 128 x 128 points with the shipped block sizes: two threads' worth (MIN_BLOCK each)
-    N, spatial = 8, (128, 128)
+    # 32 x 128 x 128 points with the shipped share: two threads' worth (MIN_SHARE each)
+    N, spatial = 32, (128, 128)
     P = N * 128 * 128
     threads.set_blas_threads(2)
     assert MATRIX.thread_blocks(P) == [slice(0, P // 2), slice(P // 2, P)]
@@ -96,12 +96,14 @@ def test_a_large_batch_splits_for_two_threads_with_the_same_bits(channels, dtype
 
 @needs_openblas
 def test_small_grids_stay_on_one_thread(restore_threads):
-    # handing a block to another thread costs more than it saves below MIN_BLOCK points a thread
+    # handing a block to another thread costs more than it saves below MIN_SHARE a thread
     threads.set_blas_threads(2)
-    limit = 2 * MATRIX.MIN_BLOCK
+    limit = 2 * MATRIX.MIN_SHARE
     assert MATRIX.thread_blocks(limit - 1) == [slice(0, limit - 1)]
     assert MATRIX.thread_blocks(limit + 1) == [slice(0, limit // 2 + 1), slice(limit // 2 + 1, limit + 1)]
     assert MATRIX.thread_blocks(0) == []
+    assert MATRIX.thread_blocks(limit // 2, work=2) == [slice(0, limit // 4), slice(limit // 4, limit // 2)]
+    assert MATRIX.thread_blocks(limit // 2, work=1) == [slice(0, limit // 2)]
     threads.set_blas_threads(1)
     assert MATRIX.thread_blocks(10 * limit) == [slice(0, 10 * limit)]
 

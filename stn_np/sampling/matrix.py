@@ -54,14 +54,17 @@ __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_mat
 #: points all do better than none).
 BLOCK = 32768
 
-#: Fewest points a thread's share must hold for a loop over points to run on the BLAS
-#: threads (:func:`stn_np.threads.map_blocks`), each thread taking one contiguous share.
-#: Every NumPy call of a block releases and retakes the GIL, and waking a thread that waits
-#: for it took ~40 us on the 2-core VM this was measured on, so threads pay off only for long
-#: calls: on a 512 x 512 grid at 2 threads, shares of 131072 points made the gather 1.55 ->
-#: 1.2 ms, shares cut to 32768 (the L2-sized blocks) made it 1.8 ms and 16384 2.4-3.2 ms; a
-#: 64 x 28 x 28 batch split in two took 1.3-1.5 ms forward instead of 0.9.
-MIN_BLOCK = 65536
+#: Least work a thread's share must hold for a loop over points to run on the BLAS threads
+#: (:func:`stn_np.threads.map_blocks`), each thread taking one contiguous share: points times
+#: channels for the gather path's loops, points for the sparse path's. Every NumPy call of a
+#: share releases and retakes the GIL, and waking a thread that waits for it took ~40 us on
+#: the 2-core VM this was measured on, so threads pay off only for long calls; and OpenBLAS's
+#: own threads spin for a while after each product (the theta gradient's), taking the second
+#: core. Measured there at 2 threads: the gather of 4 x 3 x 256 x 256 points in two shares
+#: 4.0 -> 2.6 ms inside forward + backward; of 1 x 1 x 512 x 512 1.6 -> 2.0 ms (1.55 -> 1.2 ms
+#: without a BLAS product before it); shares cut to 32768 points (the L2-sized blocks) or a
+#: 64 x 28 x 28 batch in two shares were slower than one thread.
+MIN_SHARE = 262144
 
 
 def point_blocks(P):
@@ -69,23 +72,24 @@ def point_blocks(P):
     return [slice(start, start + BLOCK) for start in range(0, P, BLOCK)]
 
 
-def thread_blocks(P):
-    """One contiguous, equal share of ``range(P)`` a BLAS thread when each gets :data:`MIN_BLOCK` points, else one.
+def thread_blocks(P, work=1):
+    """One contiguous, equal share of ``range(P)`` a BLAS thread when each holds :data:`MIN_SHARE`, else one slice.
 
-    None when ``P == 0``.
+    ``work`` is the work per point in :data:`MIN_SHARE`'s units (the channels, on the gather
+    path). None when ``P == 0``.
     """
     threads = worker_threads()
-    count = threads if threads > 1 and P >= threads * MIN_BLOCK else 1
+    count = threads if threads > 1 and P * work >= threads * MIN_SHARE else 1
     size = -(-P // count)
     return [slice(start, min(start + size, P)) for start in range(0, P, size)] if P else []
 
 
-def for_point_blocks(function, P):
+def for_point_blocks(function, P, work=1):
     """``function(block)`` over ``range(P)``: one share a thread (:func:`thread_blocks`) if worth it, else L2-sized blocks.
 
     For loops whose blocks write disjoint parts of their outputs.
     """
-    blocks = thread_blocks(P)
+    blocks = thread_blocks(P, work)
     if len(blocks) > 1:
         map_blocks(function, blocks)
     else:
@@ -206,7 +210,7 @@ class SamplingOperator:
                     np.take(X[c, offset:], base, out=Q[c, k, block], mode="clip")
             tap_sum(Q[:, :, block], weight[:, block], out=V[:, block])
 
-        for_point_blocks(gather_block, P)  # blocks write disjoint columns of weight, Q and V
+        for_point_blocks(gather_block, P, work=C)  # blocks write disjoint columns of weight, Q and V
         self._weight = weight
         return Q, V
 
@@ -296,7 +300,7 @@ class SamplingOperator:
                 part = contract_taps(M, [f[:, block] for f in factors[axis]])
                 out[block, axis] = part if scale is None else np.multiply(part, scale, out=part)
 
-        for_point_blocks(contract_block, P)  # disjoint rows of out
+        for_point_blocks(contract_block, P, work=C)  # disjoint rows of out
         return out
 
 
