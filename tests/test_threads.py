@@ -86,7 +86,7 @@ def test_a_large_batch_splits_for_two_threads_with_the_same_bits(channels, dtype
     N, spatial = 32, (128, 128)
     P = N * 128 * 128
     threads.set_blas_threads(2)
-    assert MATRIX.thread_blocks(P, work=4) == [slice(0, P // 2), slice(P // 2, P)]  # bilinear: 4 taps a point
+    assert MATRIX.thread_blocks(P) == [slice(0, P // 2), slice(P // 2, P)]
     U = rng.standard_normal((N, channels) + spatial).astype(dtype)
     grid = hard_grid(N, spatial, spatial, False, dtype, rng)
     upstream = rng.standard_normal((N, channels) + spatial).astype(dtype)

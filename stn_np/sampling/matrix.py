@@ -56,16 +56,16 @@ BLOCK = 32768
 
 #: Least work a thread's share must hold for a loop over points to run on the BLAS threads
 #: (:func:`stn_np.threads.map_blocks`), each thread taking one contiguous share; work counts
-#: the values a point's taps read: points x taps (x channels, for sums over them). Every NumPy
-#: call of a share releases and retakes the GIL, and waking a thread that waits for it took
-#: ~40 us on the 2-core VM this was measured on, so threads pay off only for long calls; and
-#: OpenBLAS's own threads spin for a while after each product (the theta gradient's), taking
-#: the second core. Measured there at 2 threads, forward + backward: two shares of 4 x 3 x
-#: 256^2 points, 4 taps (1.6M a share) 13.0 -> 11.6 ms, of 16 x 32 x 64^2 (4M) 15.9 -> 13.7 ms,
-#: of 2 x 4 x 32^3, 8 taps (1M) 7.2 -> 6.8 ms, but of 1 x 1 x 512^2 (0.5M) 6.6 -> 7.5 ms (its
-#: gather alone 1.55 -> 1.2 ms without a BLAS product before it, 1.6 -> 2.0 ms with one); a
-#: 64 x 1 x 28^2 batch in two shares (0.1M) took 1.3-1.5 ms forward instead of 0.9.
-MIN_SHARE = 786432
+#: points, times channels where a loop sums over them. Every NumPy call of a share releases
+#: and retakes the GIL, and waking a thread that waits for it took ~40 us on the 2-core VM
+#: this was measured on, so threads pay off only for long calls; and OpenBLAS's own threads
+#: spin for a while after each product (the theta gradient's), taking the second core.
+#: Measured there at 2 threads, forward + backward (``benchmarks/bench_sampler.py``): two shares
+#: of 4 x 3 x 256^2 (393k a share) 13.0 -> 11.6 ms, of 16 x 32 x 64^2 (1M) 15.9 -> 13.7 ms; but
+#: of 1 x 1 x 512^2 (131k) 6.6 -> 7.5 ms (its gather alone 1.55 -> 1.2 ms without a BLAS product
+#: before it, 1.6 -> 2.0 ms with one), of 2 x 4 x 32^3 (131k) no faster, and a 64 x 1 x 28^2
+#: batch in two shares (25k) took 1.3-1.5 ms forward instead of 0.9.
+MIN_SHARE = 262144
 
 
 def point_blocks(P):
@@ -76,8 +76,8 @@ def point_blocks(P):
 def thread_blocks(P, work=1):
     """One contiguous, equal share of ``range(P)`` a BLAS thread when each holds :data:`MIN_SHARE`, else one slice.
 
-    ``work`` is the work per point in :data:`MIN_SHARE`'s units (taps, times channels where a
-    loop sums over them). None when ``P == 0``.
+    ``work`` is the work per point in :data:`MIN_SHARE`'s units (the channels a loop sums
+    over). None when ``P == 0``.
     """
     threads = worker_threads()
     count = threads if threads > 1 and P * work >= threads * MIN_SHARE else 1
@@ -146,7 +146,7 @@ class SamplingOperator:
         if self._weight is None:
             K, P = self.offsets.shape[0], self.base.shape[0]
             weight = np.empty((K, P), dtype=self._taps[0][0].dtype)
-            map_blocks(lambda block: self._tap_weights(block, weight[:, block]), thread_blocks(P, work=K))
+            map_blocks(lambda block: self._tap_weights(block, weight[:, block]), thread_blocks(P))
             self._weight = weight
         return self._weight
 
@@ -181,7 +181,7 @@ class SamplingOperator:
                     np.add(self.base[block], offset, out=indices[block, k], casting="same_kind")
                     data[block, k] = self.weight[k, block]
 
-            map_blocks(fill, thread_blocks(P, work=K))
+            map_blocks(fill, thread_blocks(P))
             indptr = np.arange(0, K * P + 1, K, dtype=itype)
             self._S = sp.csr_array((data.reshape(-1), indices.reshape(-1), indptr), shape=(P, self.rows), copy=False)
         return self._S
@@ -211,7 +211,7 @@ class SamplingOperator:
                     np.take(X[c, offset:], base, out=Q[c, k, block], mode="clip")
             tap_sum(Q[:, :, block], weight[:, block], out=V[:, block])
 
-        for_point_blocks(gather_block, P, work=C * K)  # blocks write disjoint columns of weight, Q and V
+        for_point_blocks(gather_block, P, work=C)  # blocks write disjoint columns of weight, Q and V
         self._weight = weight
         return Q, V
 
@@ -267,7 +267,7 @@ class SamplingOperator:
                 tap_products([f[:, block] for f in factors[axis]], np.moveaxis(values[block], 0, -1))
                 out[block, axis] = np.einsum("pc,pc->p", G[block], _row_product(derivative, X, block, rows))
 
-        map_blocks(block_gradient, thread_blocks(P, work=T**d * X.shape[1]))
+        map_blocks(block_gradient, thread_blocks(P, work=X.shape[1]))
         return out
 
     def gathered_grid_gradient(self, Q, G):
@@ -301,7 +301,7 @@ class SamplingOperator:
                 part = contract_taps(M, [f[:, block] for f in factors[axis]])
                 out[block, axis] = part if scale is None else np.multiply(part, scale, out=part)
 
-        for_point_blocks(contract_block, P, work=C * K)  # disjoint rows of out
+        for_point_blocks(contract_block, P, work=C)  # disjoint rows of out
         return out
 
 
@@ -367,7 +367,7 @@ def sparse_product(S, X, transpose=False):
         return (S.T if transpose else S) @ X
     if not transpose:
         out = np.empty(shape, dtype=X.dtype)
-        work = S.nnz // max(n_row, 1) * (X.shape[1] if X.ndim > 1 else 1)  # entries read a row
+        work = X.shape[1] if X.ndim > 1 else 1  # channels summed a row
         map_blocks(lambda rows: _row_product(S, X, rows, out[rows]), thread_blocks(n_row, work))
         return out
     out = np.zeros(shape, dtype=X.dtype)
