@@ -17,6 +17,8 @@ inputs and write disjoint slices of the outputs. NumPy releases the GIL inside `
 They use as many threads as OpenBLAS (one knob: :func:`set_blas_threads`), on one pool created
 on first use; at one thread they run inline, in order, with no pool at all. Every block
 computes the same numbers whichever thread runs it, so results do not depend on the count.
+Handing work to a thread costs tens of microseconds here, so the sampler splits only large
+loops (:data:`stn_np.sampling.matrix.MIN_SHARE`).
 """
 
 from __future__ import annotations
