@@ -16,7 +16,7 @@ PACKAGE = pathlib.Path(stn_np.__file__).parent
 
 # Layers, bottom first: a module may import from its own layer and the layers below it only.
 LAYERS = [
-    {"validation", "rng", "io"},
+    {"validation", "rng", "io", "threads"},
     {"autograd", "ops"},  # the engine and its core ops: tensor.py builds on the ops it serves
     {"sampling", "functional"},
     {"nn", "optim"},

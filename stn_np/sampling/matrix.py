@@ -31,6 +31,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ..threads import map_blocks, worker_threads
 from ..validation import check_grid, fail, values_of
 from .coords import coordinate_scale, unnormalize
 from .kernels import resolve_kernel
@@ -53,10 +54,48 @@ __all__ = ["SamplingOperator", "build_operator", "framing_matrix", "sampling_mat
 #: points all do better than none).
 BLOCK = 32768
 
+#: Least work a thread's share must hold for a loop over points to run on the BLAS threads
+#: (:func:`stn_np.threads.map_blocks`), each thread taking one contiguous share; work counts
+#: points, times channels where a loop sums over them. Every NumPy call of a share releases
+#: and retakes the GIL, and waking a thread that waits for it took ~40 us on the 2-core VM
+#: this was measured on, so threads pay off only for long calls; and OpenBLAS's own threads
+#: spin for a while after each product (the theta gradient's), taking the second core.
+#: Measured there at 2 threads, forward + backward (``benchmarks/bench_sampler.py``): two shares
+#: of 4 x 3 x 256^2 (393k a share) 13.0 -> 11.6 ms, of 16 x 32 x 64^2 (1M) 15.9 -> 13.7 ms; but
+#: of 1 x 1 x 512^2 (131k) 6.6 -> 7.5 ms (its gather alone 1.55 -> 1.2 ms without a BLAS product
+#: before it, 1.6 -> 2.0 ms with one), of 2 x 4 x 32^3 (131k) no faster, and a 64 x 1 x 28^2
+#: batch in two shares (25k) took 1.3-1.5 ms forward instead of 0.9.
+MIN_SHARE = 262144
+
 
 def point_blocks(P):
     """Slices of at most :data:`BLOCK` points covering ``range(P)`` (none when ``P == 0``)."""
     return [slice(start, start + BLOCK) for start in range(0, P, BLOCK)]
+
+
+def thread_blocks(P, work=1):
+    """One contiguous, equal share of ``range(P)`` a BLAS thread when each holds :data:`MIN_SHARE`, else one slice.
+
+    ``work`` is the work per point in :data:`MIN_SHARE`'s units (the channels a loop sums
+    over). None when ``P == 0``.
+    """
+    threads = worker_threads()
+    count = threads if threads > 1 and P * work >= threads * MIN_SHARE else 1
+    size = -(-P // count)
+    return [slice(start, min(start + size, P)) for start in range(0, P, size)] if P else []
+
+
+def for_point_blocks(function, P, work=1):
+    """``function(block)`` over ``range(P)``: one share a thread (:func:`thread_blocks`) if worth it, else L2-sized blocks.
+
+    For loops whose blocks write disjoint parts of their outputs.
+    """
+    blocks = thread_blocks(P, work)
+    if len(blocks) > 1:
+        map_blocks(function, blocks)
+    else:
+        for block in point_blocks(P):
+            function(block)
 
 
 class SamplingOperator:
@@ -105,7 +144,10 @@ class SamplingOperator:
     def weight(self):
         """The (K, P) weights of the taps (class docstring), formed on first use."""
         if self._weight is None:
-            self._weight = self._tap_weights(slice(None))
+            K, P = self.offsets.shape[0], self.base.shape[0]
+            weight = np.empty((K, P), dtype=self._taps[0][0].dtype)
+            map_blocks(lambda block: self._tap_weights(block, weight[:, block]), thread_blocks(P))
+            self._weight = weight
         return self._weight
 
     def _tap_weights(self, block, out=None):
@@ -133,9 +175,13 @@ class SamplingOperator:
             # (P, K), CSR order, written one tap (column) at a time: long strided passes, where a
             # broadcast over the short tap axis would run a 4-element inner loop per point
             indices, data = np.empty((P, K), dtype=itype), np.empty((P, K), dtype=self.weight.dtype)
-            for k, offset in enumerate(self.offsets):
-                np.add(self.base, offset, out=indices[:, k], casting="same_kind")
-                data[:, k] = self.weight[k]
+
+            def fill(block):  # rows of points: disjoint for every block
+                for k, offset in enumerate(self.offsets):
+                    np.add(self.base[block], offset, out=indices[block, k], casting="same_kind")
+                    data[block, k] = self.weight[k, block]
+
+            map_blocks(fill, thread_blocks(P))
             indptr = np.arange(0, K * P + 1, K, dtype=itype)
             self._S = sp.csr_array((data.reshape(-1), indices.reshape(-1), indptr), shape=(P, self.rows), copy=False)
         return self._S
@@ -154,7 +200,8 @@ class SamplingOperator:
         fill, weight = self._weight is None, self._weight
         if fill:
             weight = np.empty((K, P), dtype=self._taps[0][0].dtype)
-        for block in point_blocks(P):
+
+        def gather_block(block):
             if fill:
                 self._tap_weights(block, weight[:, block])
             base = self.base[block]
@@ -163,6 +210,8 @@ class SamplingOperator:
                     # mode="clip" only skips the bounds check that raises: every base + offset is a buffer row
                     np.take(X[c, offset:], base, out=Q[c, k, block], mode="clip")
             tap_sum(Q[:, :, block], weight[:, block], out=V[:, block])
+
+        for_point_blocks(gather_block, P, work=C)  # blocks write disjoint columns of weight, Q and V
         self._weight = weight
         return Q, V
 
@@ -210,9 +259,15 @@ class SamplingOperator:
         values = np.empty((P,) + (T,) * d, dtype=S.dtype)  # point-major, as S.indices
         derivative = sp.csr_array((values.reshape(-1), S.indices, S.indptr), shape=S.shape, copy=False)
         out = np.empty((P, d), dtype=S.dtype)
-        for axis in range(d):
-            tap_products(self._derivative_factors(axis), np.moveaxis(values, 0, -1))
-            out[:, axis] = np.einsum("pc,pc->p", G, sparse_product(derivative, X))
+        factors = [self._derivative_factors(axis) for axis in range(d)]
+
+        def block_gradient(block):  # the block's rows of each S_x, its rows of S_x X, its rows of out
+            rows = np.empty((block.stop - block.start,) + X.shape[1:], dtype=X.dtype)
+            for axis in range(d):
+                tap_products([f[:, block] for f in factors[axis]], np.moveaxis(values[block], 0, -1))
+                out[block, axis] = np.einsum("pc,pc->p", G[block], _row_product(derivative, X, block, rows))
+
+        map_blocks(block_gradient, thread_blocks(P, work=X.shape[1]))
         return out
 
     def gathered_grid_gradient(self, Q, G):
@@ -232,7 +287,8 @@ class SamplingOperator:
             return np.zeros((P, d), dtype=Q.dtype)
         out = np.empty((P, d), dtype=Q.dtype)
         factors = [self._derivative_factors(axis) for axis in range(d)]
-        for block in point_blocks(P):
+
+        def contract_block(block):
             Qb, Gb = Q[..., block], G[:, block]
             if C == 1:
                 M, scale = Qb[0].reshape((T,) * d + (-1,)), Gb[0]
@@ -244,6 +300,8 @@ class SamplingOperator:
             for axis in range(d):
                 part = contract_taps(M, [f[:, block] for f in factors[axis]])
                 out[block, axis] = part if scale is None else np.multiply(part, scale, out=part)
+
+        for_point_blocks(contract_block, P, work=C)  # disjoint rows of out
         return out
 
 
@@ -299,20 +357,45 @@ def sparse_product(S, X, transpose=False):
     The same numbers as scipy's ``@``, computed by the compiled kernel that ``@`` ends in, called
     directly: on the small batches of a training step, ``S @ X``'s Python layer (dispatch,
     checks, a transposed view's construction) costs as much as the arithmetic. Falls back to
-    ``@`` where that kernel is not importable.
+    ``@`` where that kernel is not importable. ``S @ X`` runs blocks of rows on the BLAS threads
+    (each writes its own rows); ``S.T @ X`` adds many rows of ``S`` into one output row, so it
+    stays on one thread, in one order.
     """
     n_row, n_col = S.shape
     shape = ((n_col if transpose else n_row),) + X.shape[1:]
     if _sparsetools is None or X.dtype != S.dtype:
         return (S.T if transpose else S) @ X
+    if not transpose:
+        out = np.empty(shape, dtype=X.dtype)
+        work = X.shape[1] if X.ndim > 1 else 1  # channels summed a row
+        map_blocks(lambda rows: _row_product(S, X, rows, out[rows]), thread_blocks(n_row, work))
+        return out
     out = np.zeros(shape, dtype=X.dtype)
     if X.ndim == 1:
-        kernel = _sparsetools.csc_matvec if transpose else _sparsetools.csr_matvec
-        kernel(n_col if transpose else n_row, n_row if transpose else n_col, S.indptr, S.indices, S.data, X, out)
+        _sparsetools.csc_matvec(n_col, n_row, S.indptr, S.indices, S.data, X, out)
     else:
-        kernel = _sparsetools.csc_matvecs if transpose else _sparsetools.csr_matvecs
-        kernel(n_col if transpose else n_row, n_row if transpose else n_col, X.shape[1], S.indptr, S.indices, S.data,
-               X.reshape(-1), out.reshape(-1))
+        _sparsetools.csc_matvecs(n_col, n_row, X.shape[1], S.indptr, S.indices, S.data, X.reshape(-1), out.reshape(-1))
+    return out
+
+
+def _row_product(S, X, rows, out):
+    """``out = S[rows] @ X`` (``rows`` a slice within S's rows, ``out`` C-contiguous), by the compiled kernel.
+
+    Rows are computed one by one, each summing its entries in order, so any split gives the
+    numbers of one whole product.
+    """
+    start, stop = rows.start, rows.stop
+    if _sparsetools is None:
+        out[...] = S[start:stop] @ X
+        return out
+    lo, hi = int(S.indptr[start]), int(S.indptr[stop])
+    indptr = S.indptr[start:stop + 1] - S.indptr[start] if lo else S.indptr[start:stop + 1]
+    out[...] = 0  # the kernels add into out
+    if X.ndim == 1:
+        _sparsetools.csr_matvec(stop - start, S.shape[1], indptr, S.indices[lo:hi], S.data[lo:hi], X, out)
+    else:
+        _sparsetools.csr_matvecs(stop - start, S.shape[1], X.shape[1], indptr, S.indices[lo:hi], S.data[lo:hi],
+                                 X.reshape(-1), out.reshape(-1))
     return out
 
 

@@ -12,15 +12,9 @@ again; keeping them made a step 10-20% faster in ``benchmarks/bench_train.py --d
 ``M_TRIM_THRESHOLD`` (``mallopt``) makes glibc keep those blocks for reuse. Memory is kept,
 not leaked: the peak stays the peak of one step. A no-op without glibc.
 
-:func:`set_blas_threads` -- OpenBLAS's worker threads spin while they wait for each other, so
-a 2-thread matmul slows down enormously when another process occupies the second core (one
-epoch took 18x longer in a measurement; a training step 2-7x longer in
-``benchmarks/bench_train.py`` while other jobs ran), while a second thread speeds up only the
-matmuls: the multi-channel convolutions by 15-25% in ``benchmarks/bench_layers.py``, pooling
-and the one-channel convolutions not at all. The command line therefore uses 1 BLAS thread by
-default. OpenBLAS's thread count can only be changed after NumPy has loaded through its own
-``openblas_set_num_threads``, which this finds in the libraries mapped into the process (Linux;
-a no-op elsewhere).
+:func:`set_blas_threads` and :func:`get_blas_threads` -- OpenBLAS's thread count, which the
+sampler's pointwise loops follow too; they live in :mod:`stn_np.threads` (with the measurements
+behind the command line's default of 1) and are re-exported here beside :func:`keep_heap`.
 """
 
 from __future__ import annotations
@@ -29,7 +23,7 @@ import ctypes
 import ctypes.util
 import sys
 
-from ..validation import check_int
+from ..threads import get_blas_threads, set_blas_threads
 
 __all__ = ["keep_heap", "set_blas_threads", "get_blas_threads"]
 
@@ -39,10 +33,6 @@ _M_MMAP_THRESHOLD = -3
 #: Largest block served from the heap: 1 GiB (accepted and effective on glibc 2.36), else the
 #: 32 MiB that mallopt(3) documents as the maximum on 64-bit systems.
 _THRESHOLDS = (1 << 30, 32 << 20)
-#: Names of OpenBLAS's setter in the builds NumPy ships (plain, 64-bit-int, scipy-openblas).
-_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_", "scipy_openblas_set_num_threads64_",
-            "scipy_openblas_set_num_threads")
-_GETTERS = tuple(name.replace("_set_", "_get_") for name in _SETTERS)
 
 
 def keep_heap():
@@ -66,56 +56,3 @@ def keep_heap():
         if mallopt(_M_MMAP_THRESHOLD, threshold) == 1:
             return mallopt(_M_TRIM_THRESHOLD, threshold) == 1
     return False
-
-
-def _loaded_openblas():
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split(maxsplit=5)[-1].strip() for line in f if "openblas" in line.lower()}
-    except OSError:
-        return []
-    return sorted(p for p in paths if p.startswith("/"))
-
-
-def _openblas_functions(names):
-    """Yield the first function found among ``names`` in each OpenBLAS mapped into the process."""
-    for path in _loaded_openblas():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in names:
-            function = getattr(lib, name, None)
-            if function is not None:
-                yield function
-                break
-
-
-def get_blas_threads():
-    """The thread count of the first OpenBLAS loaded in this process, or None when none is found."""
-    for getter in _openblas_functions(_GETTERS):
-        getter.argtypes, getter.restype = (), ctypes.c_int
-        return int(getter())
-    return None
-
-
-def set_blas_threads(n):
-    """Set the thread count of every OpenBLAS loaded in this process (NumPy's, SciPy's).
-
-    Parameters
-    ----------
-    n : int
-        Threads, >= 1.
-
-    Returns
-    -------
-    int
-        How many OpenBLAS libraries were set (0: none found, e.g. another BLAS or OS).
-    """
-    n = check_int(n, "set_blas_threads", "n", minimum=1)
-    count = 0
-    for setter in _openblas_functions(_SETTERS):
-        setter.argtypes, setter.restype = (ctypes.c_int,), None
-        setter(n)
-        count += 1
-    return count
