@@ -17,10 +17,8 @@ are checked against the rule, and nearest equals PyTorch everywhere else.
 padding x align_corners over every stored point).
 """
 
-import importlib.util
 import itertools
 import math
-import os
 import warnings
 
 import numpy as np
@@ -30,42 +28,14 @@ import scipy.ndimage
 import stn_np
 from stn_np import Tensor
 from stn_np.sampling import affine_grid, grid_sample, identity_grid, normalized_to_pixel, reference_sample
-from stn_np.testing import tie_adjusted_grid
+from torch_references import (TOLERANCE, check_nearest, load_data, load_generator, nearest_expectations,
+                              relative_error, run)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = np.load(os.path.join(HERE, "data", "grid_sample_3d.npz"), allow_pickle=False)
-_spec = importlib.util.spec_from_file_location("make_grid_sample_3d", os.path.join(HERE, "data", "make_grid_sample_3d.py"))
-MAKE = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(MAKE)  # the generator's pattern() and grids; it imports torch only when run
-
+DATA = load_data("grid_sample_3d")
+MAKE = load_generator("make_grid_sample_3d")  # the generator's pattern() and grids; it imports torch only when run
 MODES, PADDINGS, COMBOS = MAKE.MODES, MAKE.PADDINGS, MAKE.COMBOS
-TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 SAMPLERS = {"fast": grid_sample, "reference": reference_sample}
 pytestmark = pytest.mark.filterwarnings("ignore:affine_grid. size. an axis of 1 pixel:UserWarning")
-
-
-def relative_error(got, expected):
-    """max |got - expected| / max(|expected|, 1), elementwise: relative where values exceed 1."""
-    if expected.size == 0:
-        return 0.0
-    return float(np.max(np.abs(got - expected) / np.maximum(np.abs(expected), 1)))
-
-
-def run(sampler, U, grid, upstream, mode, padding, align, gradients=True):
-    Ut, gt = Tensor(U, requires_grad=gradients), Tensor(grid, requires_grad=gradients)
-    out = sampler(Ut, gt, mode, padding, align)
-    if not gradients:
-        return out.data, None, None
-    out.backward(upstream)
-    return out.data, Ut.grad, gt.grad
-
-
-def nearest_expectations(U, grid, padding, align):
-    """stn_np's nearest values under its rule (half up) and under PyTorch's (half to even), and the tie points."""
-    with np.errstate(all="ignore"):
-        up, even = (tie_adjusted_grid(grid, U.shape, padding, align, rule) for rule in ("half_up", "half_even"))
-        values = [grid_sample(U, g, "nearest", padding, align).data for g in (up, even)]
-    return values[0], values[1], np.any(up != grid, axis=-1)
 
 
 def compare(name, U, grid, upstream, mode, padding, align, dtype, samplers=("fast", "reference"), errors=None):
@@ -78,12 +48,7 @@ def compare(name, U, grid, upstream, mode, padding, align, dtype, samplers=("fas
         assert out.dtype == gU.dtype == gg.dtype == dtype
         expected = {"output": DATA[f"{name}/output"], "grad_input": DATA[f"{name}/grad_input"]}
         if mode == "nearest":
-            rule, torch_rule, ties = nearest_expectations(U, grid, padding, align)
-            np.testing.assert_array_equal(out, rule, err_msg=f"{sampler}: round half up")
-            np.testing.assert_array_equal(expected["output"], torch_rule, err_msg="PyTorch: round half to even")
-            assert not np.any(np.any(out != expected["output"], axis=1) & ~ties), \
-                f"{sampler}: nearest differs from PyTorch away from a tie"
-            assert np.all(gg == 0)
+            ties = check_nearest(sampler, out, gg, expected["output"], U, grid, padding, align)
             if not np.any(ties):  # the image gradient too is PyTorch's where no tie moves a sample
                 worst["grad_input"] = relative_error(gU, expected["grad_input"])
             worst["output"] = relative_error(np.where(ties[:, None], 0, out), np.where(ties[:, None], 0,

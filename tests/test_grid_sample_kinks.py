@@ -15,64 +15,19 @@ are checked against the rule instead (stn_np reads the pixel above the tie, PyTo
 one), and everywhere else nearest must equal PyTorch too.
 """
 
-import importlib.util
 import itertools
-import os
 
 import numpy as np
 import pytest
 
 from stn_np import Tensor
-from stn_np.sampling import grid_sample, normalized_to_pixel, pixel_to_normalized, reference_sample
-from stn_np.sampling.padding import fold_coordinates
+from stn_np.sampling import grid_sample, normalized_to_pixel, reference_sample
+from torch_references import (TOLERANCE, check_nearest, load_data, load_generator, nearest_expectations,
+                              relative_error, run)
 
-HERE = os.path.dirname(__file__)
-DATA = np.load(os.path.join(HERE, "data", "grid_sample_kinks.npz"), allow_pickle=False)
-_spec = importlib.util.spec_from_file_location("make_grid_sample_kinks", os.path.join(HERE, "data", "make_grid_sample_kinks.py"))
-MAKE = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(MAKE)  # the generator's pattern() and grids; it imports torch only when run
-
+DATA = load_data("grid_sample_kinks")
+MAKE = load_generator("make_grid_sample_kinks")  # the generator's pattern() and grids; it imports torch only when run
 MODES, PADDINGS = MAKE.MODES, MAKE.PADDINGS
-TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
-
-
-def relative_error(got, expected):
-    """max |got - expected| / max(|expected|, 1), elementwise: relative where values exceed 1."""
-    if expected.size == 0:
-        return 0.0
-    return float(np.max(np.abs(got - expected) / np.maximum(np.abs(expected), 1)))
-
-
-def run(sampler, U, grid, upstream, mode, padding, align, gradients=True):
-    Ut, gt = Tensor(U, requires_grad=gradients), Tensor(grid, requires_grad=gradients)
-    out = sampler(Ut, gt, mode, padding, align)
-    if not gradients:
-        return out.data, None, None
-    out.backward(upstream)
-    return out.data, Ut.grad, gt.grad
-
-
-def nearest_expectations(U, grid, padding, align):
-    """stn_np's nearest values under its rule and under PyTorch's, from tie-free positions.
-
-    Each coordinate is folded as the sampler folds it; where the folded position is an exact
-    half-pixel tie it is replaced by a point a quarter pixel above it (round half up: stn_np)
-    or towards the even neighbour (PyTorch), which no rule can disagree on.
-    """
-    H, W = U.shape[2:]
-    up, even = grid.copy(), grid.copy()
-    ties = np.zeros(grid.shape[:3], bool)
-    for axis, size in ((0, W), (1, H)):
-        pixel = normalized_to_pixel(grid[..., axis], size, align)
-        folded, _, _ = fold_coordinates(pixel.copy(), size, 0.5, padding, align)
-        tie = folded - np.floor(folded) == 0.5
-        ties |= tie
-        lower_is_even = np.floor(folded) % 2 == 0
-        for target, shift in ((up, 0.25), (even, np.where(lower_is_even, -0.25, 0.25))):
-            target[..., axis] = np.where(tie, pixel_to_normalized(folded + shift, size, align), grid[..., axis])
-    with np.errstate(all="ignore"):
-        values = [grid_sample(U, g, "nearest", padding, align).data for g in (up, even)]
-    return values[0], values[1], ties
 
 
 def check_against_torch(name, U, grid, upstream, mode, padding, align, dtype, samplers=("fast", "reference")):
@@ -85,12 +40,7 @@ def check_against_torch(name, U, grid, upstream, mode, padding, align, dtype, sa
         out, gU, gg = run(fn, U, grid, upstream, mode, padding, align)
         assert out.dtype == gU.dtype == gg.dtype == dtype
         if mode == "nearest":
-            rule, torch_rule, ties = nearest_expectations(U, grid, padding, align)
-            np.testing.assert_array_equal(out, rule, err_msg=f"{sampler}: round half up")
-            np.testing.assert_array_equal(expected[0], torch_rule, err_msg="PyTorch: round half to even")
-            differ = np.any(out != expected[0], axis=1)
-            assert not np.any(differ & ~ties), f"{sampler}: nearest differs from PyTorch away from a tie"
-            assert np.all(gg == 0)
+            check_nearest(sampler, out, gg, expected[0], U, grid, padding, align)
             continue
         for got, want, what in zip((out, gU, gg), expected, ("output", "grad_input", "grad_grid")):
             error = relative_error(got, want)
