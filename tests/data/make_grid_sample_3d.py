@@ -55,8 +55,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location("make_grid_sample_kinks", os.path.join(HERE, "make_grid_sample_kinks.py"))
 KINKS = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(KINKS)
-pattern, half_steps, to_normalized, combo_name, SWEEP_SIZES = (KINKS.pattern, KINKS.half_steps, KINKS.to_normalized,
-                                                               KINKS.combo_name, KINKS.SWEEP_SIZES)
+pattern, half_steps, to_normalized, combo_name, run, SWEEP_SIZES = (
+    KINKS.pattern, KINKS.half_steps, KINKS.to_normalized, KINKS.combo_name, KINKS.run, KINKS.SWEEP_SIZES)
 
 MODES = ("bilinear", "nearest")  # PyTorch's volumetric modes
 PADDINGS = ("zeros", "border", "reflection")
@@ -138,14 +138,6 @@ def big_grid(rng):
     return np.concatenate([lattice, random])
 
 
-def run(torch, U, grid, upstream, mode, padding, align_corners):
-    tU = torch.tensor(U, requires_grad=True)
-    tgrid = torch.tensor(grid, requires_grad=True)
-    out = torch.nn.functional.grid_sample(tU, tgrid, mode=mode, padding_mode=padding, align_corners=align_corners)
-    out.backward(torch.tensor(upstream))
-    return out.detach().numpy(), tU.grad.numpy(), tgrid.grad.numpy()
-
-
 def store(arrays, name, mode, result, grid_gradient=True):
     """Output and image gradient always; the grid gradient unless nearest (PyTorch's is zero there)."""
     out, gU, gg = result
@@ -158,8 +150,6 @@ def store(arrays, name, mode, result, grid_gradient=True):
 
 def main():
     import torch
-
-    from stn_np.io import atomic_write
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(20153)
@@ -248,11 +238,7 @@ def main():
             grid = torch.nn.functional.affine_grid(torch.eye(3, 4, dtype=dtype)[None], (1, 1, D, H, W),
                                                    align_corners=align)
         arrays[f"affine_identity/{str(dtype).split('.')[-1]}/{align_name(align)}/{D}x{H}x{W}"] = grid[0].numpy()
-    arrays["torch_version"] = np.array(torch.__version__)
-    path = os.path.join(HERE, "grid_sample_3d.npz")
-    with atomic_write(path) as f:
-        np.savez_compressed(f, **arrays)
-    print(f"wrote {path} ({len(arrays)} arrays, {os.path.getsize(path)} bytes) with torch {torch.__version__}")
+    KINKS.save(arrays, "grid_sample_3d.npz", torch)
 
 
 if __name__ == "__main__":

@@ -109,10 +109,19 @@ def run(torch, U, grid, upstream, mode, padding, align_corners):
     return out.detach().numpy(), tU.grad.numpy(), tgrid.grad.numpy()
 
 
+def save(arrays, filename, torch):
+    """Write ``arrays`` (and the torch version that made them) atomically to ``filename`` beside this script."""
+    from stn_np.io import atomic_write
+
+    arrays["torch_version"] = np.array(torch.__version__)
+    path = os.path.join(HERE, filename)
+    with atomic_write(path) as f:
+        np.savez_compressed(f, **arrays)
+    print(f"wrote {path} ({len(arrays)} arrays, {os.path.getsize(path)} bytes) with torch {torch.__version__}")
+
+
 def main():
     import torch
-
-    from stn_np.io import atomic_write
 
     arrays = {}
     # lattice and PyTorch's identity grid, float64 and float32
@@ -182,11 +191,7 @@ def main():
             arrays[f"{name}/output"], arrays[f"{name}/grad_grid"] = out, gg
             arrays[f"{name}/grad_input_index"] = nonzero.astype(np.int32)
             arrays[f"{name}/grad_input_value"] = flat[nonzero]
-    arrays["torch_version"] = np.array(torch.__version__)
-    path = os.path.join(HERE, "grid_sample_kinks.npz")
-    with atomic_write(path) as f:
-        np.savez_compressed(f, **arrays)
-    print(f"wrote {path} ({len(arrays)} arrays, {os.path.getsize(path)} bytes) with torch {torch.__version__}")
+    save(arrays, "grid_sample_kinks.npz", torch)
 
 
 if __name__ == "__main__":
