@@ -11,7 +11,9 @@ glibc's allocator settings are per process), timed in interleaved rounds
 * PyTorch (when importable) with ``torch.set_num_threads(1)`` and ``(2)``.
 
 Printed: the median step of each, and stn_np / PyTorch at equal threads (the median over
-rounds of the within-round ratio). The 2-thread figures need an idle 2-core machine: the load
+rounds of the within-round ratio). Each block of timed steps follows ``--warmup`` untimed ones
+(3 by default): training runs steps back to back, and after the pause between workers the
+first steps of either library run slowly (:func:`timing.interleave`). The 2-thread figures need an idle 2-core machine: the load
 average is printed beside them.
 
 ``--profile`` adds where one stn_np step goes (1 thread): each op's forward and backward
@@ -24,7 +26,7 @@ wall time and peak resident memory (``ru_maxrss`` of the subprocess: interpreter
 data generation and evaluation included). ``--default-malloc`` adds stn_np at 1 thread without
 the kept heap, to show what that setting buys.
 
-Usage: python benchmarks/bench_train.py [--rounds 12] [--calls 5] [--profile] [--main-job] [--default-malloc]
+Usage: python benchmarks/bench_train.py [--rounds 12] [--calls 5] [--warmup 3] [--profile] [--main-job] [--default-malloc]
                                        [--compare PATH]
 Run it under ``flock /tmp/stn_cpu.lock`` on the shared machine.
 """
@@ -239,6 +241,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
     parser.add_argument("--calls", type=int, default=5, help="timed steps per configuration and round")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed steps before each round's timed ones (training runs steps back to back)")
     parser.add_argument("--profile", action="store_true", help="also print where one stn_np step goes")
     parser.add_argument("--steps", type=int, default=30, help="steps averaged by --profile")
     parser.add_argument("--main-job", action="store_true", help="also run `stn-np train` and print its cost")
@@ -262,7 +266,7 @@ def main():
                         for t in (1, 2)})
     pairs = [(f"{who} {t}", f"PyTorch {t}") for t in (1, 2) for who in ("stn_np", "compared")
              if with_torch and f"{who} {t}" in workers]
-    medians, ratios = interleave(workers, list(MODELS), args.rounds, args.calls, pairs=pairs)
+    medians, ratios = interleave(workers, list(MODELS), args.rounds, args.calls, pairs=pairs, warmup=args.warmup)
     for w in workers.values():
         w.close()
     load_after = load_average()
@@ -278,7 +282,7 @@ def main():
         print(f"{label:<{width}}" + "".join(f"{v:>8.2f}{unit or ' '}" for v in values))
 
     print(f"ms per training step (forward + backward + Adam), batch {BATCH}, float32, {SIZE}x{SIZE}; medians of "
-          f"{args.rounds} interleaved rounds x {args.calls} steps")
+          f"{args.rounds} interleaved rounds x {args.calls} steps, each block after {args.warmup} untimed steps")
     print(f"{'configuration':<{width}}" + "".join(f"{m:>9}" for m in MODELS))
     for threads in (1, 2):
         for who in ("stn_np", "compared", "PyTorch"):

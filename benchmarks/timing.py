@@ -41,8 +41,9 @@ def median_seconds(fn, repeats, inner=1, warmup=1):
 def serve(workloads, warmup=3):
     """Worker side: warm up every workload, then answer timing requests on stdin until it closes.
 
-    ``workloads`` maps a key to a callable. A request is one JSON line ``{"key": k, "calls": c}``;
-    the answer is one JSON line: the wall seconds of each of the ``c`` calls.
+    ``workloads`` maps a key to a callable. A request is one JSON line ``{"key": k, "calls": c}``,
+    optionally with ``"warmup": w``: ``w`` untimed calls first. The answer is one JSON line: the
+    wall seconds of each of the ``c`` timed calls.
     """
     for fn in workloads.values():
         for _ in range(warmup):
@@ -51,6 +52,8 @@ def serve(workloads, warmup=3):
     for line in sys.stdin:
         request = json.loads(line)
         fn, times = workloads[request["key"]], []
+        for _ in range(request.get("warmup", 0)):
+            fn()
         for _ in range(request["calls"]):
             start = time.perf_counter()
             fn()
@@ -80,9 +83,9 @@ class Worker:
             raise RuntimeError(f"worker {self.name} failed:\n{self.process.stderr.read()}")
         return json.loads(line)
 
-    def times(self, key, calls):
-        """Seconds of each of ``calls`` timed calls of workload ``key``."""
-        self.process.stdin.write(json.dumps({"key": key, "calls": calls}) + "\n")
+    def times(self, key, calls, warmup=0):
+        """Seconds of each of ``calls`` timed calls of workload ``key``, after ``warmup`` untimed ones."""
+        self.process.stdin.write(json.dumps({"key": key, "calls": calls, "warmup": warmup}) + "\n")
         return self._read()
 
     def close(self):
@@ -90,7 +93,7 @@ class Worker:
         self.process.wait()
 
 
-def interleave(workers, keys, rounds, calls, pause=0.15, pairs=()):
+def interleave(workers, keys, rounds, calls, pause=0.15, pairs=(), warmup=0):
     """Time every (worker, key) in turns and return medians and within-round ratios.
 
     Parameters
@@ -105,6 +108,11 @@ def interleave(workers, keys, rounds, calls, pause=0.15, pairs=()):
         Seconds of rest before each worker's turn (spinning thread pools of the last go idle).
     pairs : list of (name, name)
         ``(a, b)`` pairs whose ratio ``a / b`` is wanted (e.g. stn_np and PyTorch at one thread count).
+    warmup : int
+        Untimed calls before each block. After the pause, the first calls run slowly (on the
+        development machine a training step took 1.6x its steady time first, 1.3x second, at
+        two threads; 1.4x first at one): a workload that runs back to back in practice, like a
+        training step, is timed after a few.
 
     Returns
     -------
@@ -121,7 +129,7 @@ def interleave(workers, keys, rounds, calls, pause=0.15, pairs=()):
         for name in names[r % len(names):] + names[: r % len(names)]:
             time.sleep(pause)
             for key in keys:
-                times = workers[name].times(key, calls)
+                times = workers[name].times(key, calls, warmup)
                 samples[name, key] += times
                 block[name, key] = statistics.median(times)
         for a, b in pairs:

@@ -1,24 +1,30 @@
-"""One thread count for the whole process: OpenBLAS's, and the sampler's pointwise loops follow it.
+"""One thread count for the whole process: the threads stn_np computes with, and OpenBLAS's.
 
-:func:`set_blas_threads` -- OpenBLAS's worker threads spin while they wait for each other, so
-a 2-thread matmul slows down enormously when another process occupies the second core (one
-epoch took 18x longer in a measurement; a training step 2-7x longer in
-``benchmarks/bench_train.py`` while other jobs ran), while a second thread speeds up only the
-matmuls: the multi-channel convolutions by 15-25% in ``benchmarks/bench_layers.py``, pooling
-and the one-channel convolutions not at all. The command line therefore uses 1 BLAS thread by
-default. OpenBLAS's thread count can only be changed after NumPy has loaded through its own
-``openblas_set_num_threads``, which this finds in the libraries mapped into the process (Linux;
-a no-op elsewhere).
+:func:`set_blas_threads` -- ``n`` threads for stn_np's own parallel loops (:func:`map_blocks`),
+and OpenBLAS on one thread, so that every matmul runs on the thread that calls it. OpenBLAS's
+own workers would compete for the same cores: after a multi-threaded call they spin for a
+while waiting for the next one, and a pool thread of :func:`map_blocks` sharing a core with a
+spinning worker ran its blocks at half speed (``benchmarks/bench_threads.py``: the CNN's
+training step at two threads took 13 ms with OpenBLAS on one thread, 18 ms with OpenBLAS on two
+as well). The knob keeps its historical name (it set OpenBLAS's count); the command line's
+``--blas-threads`` is the same setting. Until it is called, stn_np computes on one thread of its
+own and leaves OpenBLAS as it found it. The command line uses 1 thread by default: on a 2-core
+machine shared with another process, a second thread of either kind slows everything down
+(one epoch took 18x longer in a measurement with two OpenBLAS threads). OpenBLAS's thread count
+can only be changed after NumPy has loaded, through its own ``openblas_set_num_threads``, which
+this finds in the libraries mapped into the process (Linux; a no-op elsewhere).
 
-:func:`map_blocks` -- the sampler's per-point work (gathering taps, summing them with their
-weights, contracting them for the grid gradient) splits into blocks of points that read shared
-inputs and write disjoint slices of the outputs. NumPy releases the GIL inside ``take``,
-``multiply`` and ``add`` on large arrays, so such blocks run in parallel on Python threads.
-They use as many threads as OpenBLAS (one knob: :func:`set_blas_threads`), on one pool created
-on first use; at one thread they run inline, in order, with no pool at all. Every block
-computes the same numbers whichever thread runs it, so results do not depend on the count.
-Handing work to a thread costs tens of microseconds here, so the sampler splits only large
-loops (:data:`stn_np.sampling.matrix.MIN_SHARE`).
+:func:`map_blocks` -- independent blocks of work that read shared inputs and write disjoint
+outputs: the sampler's blocks of points (gathering taps, summing them, contracting them for the
+grid gradient) and the general convolution's two halves of the batch. NumPy releases the GIL
+inside its loops and OpenBLAS's matmuls, so such blocks run in parallel on Python threads, on
+one pool created on first use; at one thread they run inline, in order, with no pool at all.
+Every block computes the same numbers whichever thread runs it, and the blocks depend on the
+shapes only, so results do not depend on the count. Handing work to a thread costs tens of
+microseconds here, so only large loops split (:data:`stn_np.sampling.matrix.MIN_SHARE`,
+:data:`stn_np.ops.conv._MIN_BLOCK_BYTES`). Memory-bound passes (a large add, the im2col copies,
+pooling) gain nothing from a second core on the development machine, which is why the
+one-channel convolution and the pooling stay on one thread.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ def _openblas_functions(names):
                 break
 
 
-def get_blas_threads():
+def _openblas_threads():
     """The thread count of the first OpenBLAS loaded in this process, or None when none is found."""
     for getter in _openblas_functions(_GETTERS):
         getter.argtypes, getter.restype = (), ctypes.c_int
@@ -70,8 +76,13 @@ def get_blas_threads():
     return None
 
 
+def get_blas_threads():
+    """The thread count set by :func:`set_blas_threads`; before any call, OpenBLAS's own (None: no OpenBLAS found)."""
+    return _threads if _threads is not None else _openblas_threads()
+
+
 def set_blas_threads(n):
-    """Set the thread count of every OpenBLAS loaded in this process (NumPy's, SciPy's), and of :func:`map_blocks`.
+    """Compute on ``n`` threads: stn_np's parallel loops on ``n``, OpenBLAS (NumPy's, SciPy's) on one.
 
     Parameters
     ----------
@@ -81,22 +92,27 @@ def set_blas_threads(n):
     Returns
     -------
     int
-        How many OpenBLAS libraries were set (0: none found, e.g. another BLAS or OS; then
-        :func:`map_blocks` stays at one thread).
+        How many OpenBLAS libraries were set to one thread (0: none found, e.g. another BLAS
+        or OS, whose own threads cannot be set from here; then :func:`map_blocks` stays at one
+        thread too, as two pools would compete for the cores).
+
+    Notes
+    -----
+    See the module docstring for why OpenBLAS stays on one thread: the matmuls that gain from
+    two cores (the general convolution's) run in the two halves of :func:`map_blocks` instead.
     """
     global _threads
     n = check_int(n, "set_blas_threads", "n", minimum=1)
     count = 0
     for setter in _openblas_functions(_SETTERS):
         setter.argtypes, setter.restype = (ctypes.c_int,), None
-        setter(n)
+        setter(1)
         count += 1
     _threads = n if count else 1
     return count
 
 
-# The thread count map_blocks uses: OpenBLAS's, read once (reading it scans /proc/self/maps,
-# too slow for every call) and kept up to date by set_blas_threads.
+# The thread count map_blocks uses: set by set_blas_threads, one until then.
 _threads = None
 _pool, _pool_workers = None, 0
 _pool_lock = threading.Lock()
@@ -104,11 +120,8 @@ _local = threading.local()  # .inside: this thread is running blocks of map_bloc
 
 
 def worker_threads():
-    """The threads :func:`map_blocks` uses: OpenBLAS's count (1 when no OpenBLAS is loaded)."""
-    global _threads
-    if _threads is None:
-        _threads = get_blas_threads() or 1
-    return _threads
+    """The threads :func:`map_blocks` uses: :func:`set_blas_threads`'s count, 1 before it is called."""
+    return _threads if _threads is not None else 1
 
 
 def _get_pool(workers):

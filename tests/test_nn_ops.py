@@ -74,6 +74,50 @@ def test_conv2d_one_channel_fast_path_equals_the_general_path(xs, ws, stride, pa
     assert conv_ops._per_sample_backward(g, xp, w, xs, stride, padding, (False, True, False))[::2] == (None, None)
 
 
+HALVES_CONFIGS = [((2, 3, 6, 7), (4, 3, 3, 3), 1, 0), ((3, 2, 9, 8), (3, 2, 2, 4), (2, 3), (1, 2)),
+                  ((5, 2, 6, 6), (1, 2, 1, 1), 2, 0)]
+
+
+@pytest.mark.parametrize("xs, ws, stride, padding", HALVES_CONFIGS)
+def test_conv2d_batch_halves_gradcheck_random_upstream(xs, ws, stride, padding, rng, monkeypatch):
+    # the general path on two halves of the batch (forced by a zero threshold), odd N included:
+    # the weight and bias gradients are the sums of the halves' parts
+    monkeypatch.setattr(conv_ops, "_MIN_BLOCK_BYTES", 0)
+    assert len(conv_ops._batch_blocks(xs[0], 1)) == 2
+    arrays = (rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0]))
+    assert stn_np.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), arrays, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("xs, ws, stride, padding", HALVES_CONFIGS)
+def test_conv2d_batch_halves_equal_one_block(xs, ws, stride, padding, rng, monkeypatch):
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    pair = lambda v: (v, v) if isinstance(v, int) else v
+    stride, padding = pair(stride), pair(padding)
+    g = None
+    results = []
+    for threshold, blocks in ((1 << 60, 1), (0, 2)):
+        monkeypatch.setattr(conv_ops, "_MIN_BLOCK_BYTES", threshold)
+        z, cols = conv_ops._forward(x, w, b, stride, padding)
+        assert len(cols) == blocks
+        g = rng.standard_normal(z.shape) if g is None else g
+        results.append((z, *conv_ops._backward(g, cols, w, xs, stride, padding, (True, True, True))))
+        np.testing.assert_allclose(z, direct_conv2d(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
+    assert conv_ops._backward(g, cols, w, xs, stride, padding, (False, True, False))[::2] == (None, None)
+
+
+def test_conv2d_splits_the_models_batches_in_halves_and_small_ones_not():
+    # shipped threshold: each half must hold 1 MiB of patches; the CNN's second convolution
+    # (64 x 10 x 19 x 19, 5 x 5 kernel, float32) holds 7.2 MB a half, a batch of 4 does not split
+    per_sample = 10 * 5 * 5 * 15 * 15 * 4
+    assert conv_ops._batch_blocks(64, per_sample) == [slice(0, 32), slice(32, 64)]
+    assert conv_ops._batch_blocks(65, per_sample) == [slice(0, 32), slice(32, 65)]
+    assert conv_ops._batch_blocks(4, per_sample) == [slice(0, 4)]
+    assert conv_ops._batch_blocks(1, 1 << 30) == [slice(0, 1)]
+    assert conv_ops._batch_blocks(0, per_sample) == [slice(0, 0)]
+
+
 def test_conv2d_float32_takes_either_path_and_stays_float32(rng):
     for channels in (1, 3):  # the one-channel fast path and the general path
         x = rng.standard_normal((2, channels, 7, 6)).astype(np.float32)

@@ -1,11 +1,13 @@
-"""One thread count (OpenBLAS's) for the whole process, and the sampler gives the same bits at any count.
+"""One thread count for the whole process, and the sampler and the convolution give the same bits at any count.
 
-``stn_np.threads.map_blocks`` runs the sampler's per-point blocks on as many threads as
-OpenBLAS uses. Each block writes its own points, so the samples and both gradients must be
-bit-identical at one and at two threads: here on the hard points (whole and half pixels,
-edges, far outside, NaN and inf), both paths, every kernel and padding, float32 and float64,
-images and volumes, empty shapes. A small ``MIN_SHARE`` (patched) makes even small grids run on
-the pool; one large batch runs with the shipped block sizes.
+``stn_np.threads.set_blas_threads(n)`` runs stn_np's own parallel loops (``map_blocks``) on n
+threads and OpenBLAS on one. The sampler's per-point blocks and the convolution's two batch
+halves each write their own outputs (the convolution's weight and bias gradients add the
+halves' parts in order), so the results must be bit-identical at one and at two threads: for
+the sampler on the hard points (whole and half pixels, edges, far outside, NaN and inf), both
+paths, every kernel and padding, float32 and float64, images and volumes, empty shapes. A
+small ``MIN_SHARE`` (patched) makes even small grids run on the pool; one large batch runs
+with the shipped block sizes, and so does the CNN's second convolution.
 """
 
 import itertools
@@ -17,15 +19,18 @@ import numpy as np
 import pytest
 
 import stn_np.sampling.grid_sample  # noqa: F401  (the module, not the function of that name)
+import stn_np.ops.conv  # noqa: F401
 import stn_np.sampling.matrix  # noqa: F401
 import stn_np.threads as threads
 from stn_np import Tensor
+from stn_np.functional import conv2d
 from stn_np.sampling import grid_sample
 from stn_np.training import get_blas_threads as training_get, set_blas_threads as training_set
 from stn_np.training.runtime import get_blas_threads as runtime_get, set_blas_threads as runtime_set
 from test_grid_sample_paths import hard_grid
 
 GRID_SAMPLE = sys.modules["stn_np.sampling.grid_sample"]
+CONV = sys.modules["stn_np.ops.conv"]
 MATRIX = sys.modules["stn_np.sampling.matrix"]
 PADDINGS = ("zeros", "border", "reflection")
 CASES = ([(2, mode, padding) for mode, padding in itertools.product(("bilinear", "nearest", "bicubic"), PADDINGS)]
@@ -92,6 +97,39 @@ def test_a_large_batch_splits_for_two_threads_with_the_same_bits(channels, dtype
     upstream = rng.standard_normal((N, channels) + spatial).astype(dtype)
     args = (U, grid, "bilinear", "zeros", False, upstream)
     assert_identical(at_threads(1, *args), at_threads(2, *args), f"{N} x 128 x 128, C={channels}")
+
+
+@needs_openblas
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_convolution_halves_give_the_same_bits_at_one_and_two_threads(dtype, restore_threads, rng):
+    # the CNN's second convolution at batch 64: two halves of the batch (shipped threshold),
+    # on two threads at two; output and all three gradients bit for bit
+    x = rng.standard_normal((64, 10, 19, 19)).astype(dtype)
+    w, b = rng.standard_normal((20, 10, 5, 5)).astype(dtype), rng.standard_normal(20).astype(dtype)
+    upstream = rng.standard_normal((64, 20, 15, 15)).astype(dtype)
+    assert len(CONV._batch_blocks(64, 10 * 5 * 5 * 15 * 15 * x.itemsize)) == 2
+
+    def run_at(count):
+        threads.set_blas_threads(count)
+        tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+        out = conv2d(*tensors)
+        out.backward(upstream)
+        return [out.data] + [t.grad for t in tensors]
+
+    for one, two in zip(run_at(1), run_at(2)):
+        assert one.dtype == two.dtype == dtype
+        np.testing.assert_array_equal(one, two)
+
+
+@needs_openblas
+def test_two_threads_are_the_librarys_and_openblas_stays_on_one(restore_threads):
+    # OpenBLAS's idle workers spin on the cores the pool needs: at n threads the pool runs n
+    # and OpenBLAS one (benchmarks/bench_threads.py measures why)
+    assert threads.set_blas_threads(2) >= 1
+    assert threads.worker_threads() == threads.get_blas_threads() == 2
+    assert threads._openblas_threads() == 1
+    threads.map_blocks(lambda b: np.ones((64, 64)) @ np.ones((64, 64)), range(4))
+    assert threads._openblas_threads() == 1
 
 
 @needs_openblas

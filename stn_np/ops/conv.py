@@ -24,7 +24,11 @@ Two layouts of the same arithmetic (equal results, compared by the tests; timed 
   (C, H, W, N). The sample index is then the fastest axis of ``cols``, of ``dL/dcols`` and of
   the padded gradient, so every col2im addition runs over contiguous blocks of Wo*N values
   (in NCHW they would be rows of only Wo, and the additions cost more than the matmuls).
-  The price is a transpose of x, g, z and dx between NCHW and (C, H, W, N).
+  The price is a transpose of x, g, z and dx between NCHW and (C, H, W, N). A large batch
+  is worked on as two halves, each with its own patch matrix, on two threads when
+  :func:`stn_np.threads.set_blas_threads` gives two (:func:`_batch_blocks`); then
+  ``dL/dW = G_1 cols_1^T + G_2 cols_2^T`` and ``dL/db`` likewise, the halves' sums added in
+  order, so the result is the same at one thread and at two.
 * Fast path for one input channel (the first layer on grey images): the patch matrix has only
   kh*kw rows, so one matmul over the whole batch is a skinny product that streams from memory,
   and transposing the large first-layer output back to NCHW costs more than the convolution.
@@ -37,10 +41,13 @@ Two layouts of the same arithmetic (equal results, compared by the tests; timed 
   The formulas are the same with the column index ``(i, j, n)`` split by sample.
 """
 
+import functools
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd.function import Function
+from ..threads import map_blocks
 from ..validation import check_float_array, check_memory, check_ndim, check_pair, dtype_of, fail, shape_of
 
 __all__ = ["Conv2dFunction", "conv2d", "im2col", "col2im", "conv_output_size", "conv_output_hw", "offset_slices",
@@ -132,29 +139,65 @@ def _sample_chunks(xp, kh, kw, sh, sw):
     return [slice(start, start + step) for start in range(0, n, step)]
 
 
+#: The general path splits the batch in two when each half holds at least this many bytes of
+#: patches (:func:`_batch_blocks`).
+_MIN_BLOCK_BYTES = 1 << 20
+
+
+def _batch_blocks(n, per_sample_bytes):
+    """``range(n)`` as two halves when each holds :data:`_MIN_BLOCK_BYTES` of patches or more, else one slice.
+
+    The split depends on the shapes only, never on the thread count: every block computes the
+    same numbers, and their partial sums are added in block order, so the results are the
+    same however many threads :func:`~stn_np.threads.map_blocks` uses. Two halves are the
+    fewest blocks two threads can share: on the layers of the CNNs (batch 64), smaller blocks
+    (four or eight) ran slower at one thread and gained less at two.
+    """
+    if n < 2 or per_sample_bytes * (n // 2) < _MIN_BLOCK_BYTES:
+        return [slice(0, n)]
+    return [slice(0, n // 2), slice(n // 2, n)]
+
+
 def _forward(x, w, b, stride, padding):
-    """The general path (batch last): ``(z, cols)``; see the module docstring."""
-    (sh, sw), (ph, pw), (o, _, kh, kw) = stride, padding, w.shape
-    cols = im2col(_to_batch_last(x, ph, pw), kh, kw, sh, sw)
+    """The general path (batch last): ``(z, cols)`` with ``cols`` the patches of each block of samples."""
+    (sh, sw), (ph, pw), (o, c, kh, kw) = stride, padding, w.shape
     (ho, wo), n = conv_output_hw(x.shape, (kh, kw), stride, padding), x.shape[0]
-    z = w.reshape(o, -1) @ cols
-    if b is not None:
-        z += b[:, None]
-    return np.ascontiguousarray(z.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)), cols
+    z = np.empty((n, o, ho, wo), dtype=x.dtype)
+
+    def block(s):
+        cols = im2col(_to_batch_last(x[s], ph, pw), kh, kw, sh, sw)
+        zs = w.reshape(o, -1) @ cols
+        if b is not None:
+            zs += b[:, None]
+        z[s] = zs.reshape(o, ho, wo, s.stop - s.start).transpose(3, 0, 1, 2)
+        return cols
+
+    return z, map_blocks(block, _batch_blocks(n, c * kh * kw * ho * wo * x.itemsize))
 
 
 def _backward(g, cols, w, x_shape, stride, padding, needs):
-    """The general path's ``(dx, dW, db)`` (None where ``needs`` is False)."""
+    """The general path's ``(dx, dW, db)`` (None where ``needs`` is False), block by block of samples.
+
+    ``cols`` holds the patches of each block (:func:`_forward`); a block's samples are its
+    columns divided by Ho*Wo.
+    """
     (sh, sw), (ph, pw), (o, c, kh, kw), (n, _, h, wd) = stride, padding, w.shape, x_shape
-    gt = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(o, -1)  # G (O, Ho*Wo*N)
-    gx = gw = gb = None
-    if needs[0]:
-        dxt = col2im(w.reshape(o, -1).T @ gt, (c, h + 2 * ph, wd + 2 * pw, n), kh, kw, sh, sw)
-        gx = np.ascontiguousarray(dxt[:, ph:ph + h, pw:pw + wd].transpose(3, 0, 1, 2))
-    if needs[1]:
-        gw = (cols @ gt.T).T.reshape(w.shape)  # cols G^T: BLAS ran this orientation faster than G cols^T
-    if needs[2]:
-        gb = gt.sum(axis=1)
+    gx = np.empty(x_shape, dtype=g.dtype) if needs[0] else None
+    bounds = np.cumsum([0] + [block.shape[1] // (g.shape[2] * g.shape[3]) for block in cols])
+
+    def block(i):
+        s = slice(bounds[i], bounds[i + 1])
+        gt = np.ascontiguousarray(g[s].transpose(1, 2, 3, 0)).reshape(o, -1)  # G (O, Ho*Wo*Ns)
+        if needs[0]:
+            dxt = col2im(w.reshape(o, -1).T @ gt, (c, h + 2 * ph, wd + 2 * pw, s.stop - s.start), kh, kw, sh, sw)
+            gx[s] = dxt[:, ph:ph + h, pw:pw + wd].transpose(3, 0, 1, 2)
+        # cols G^T: BLAS ran this orientation faster than G cols^T
+        return (cols[i] @ gt.T if needs[1] else None), (gt.sum(axis=1) if needs[2] else None)
+
+    parts = map_blocks(block, range(len(cols)))
+    # the blocks' partial sums, added in block order: the same at any thread count
+    gw = functools.reduce(np.add, [p[0] for p in parts]).T.reshape(w.shape) if needs[1] else None
+    gb = functools.reduce(np.add, [p[1] for p in parts]) if needs[2] else None
     return gx, gw, gb
 
 
@@ -208,13 +251,14 @@ class Conv2dFunction(Function):
         # fast path for one input channel (per-sample matmuls; why: module docstring)
         per_sample = x.shape[1] == 1
         z, saved = (_per_sample_forward if per_sample else _forward)(x, w, b, stride, padding)
-        ctx.save_for_backward(saved, w)  # the patches, or (one channel) the padded input
+        ctx.save_for_backward(w, *(saved if isinstance(saved, list) else [saved]))  # patches, or padded input
         ctx.geometry = (x.shape, stride, padding, per_sample)
         return z
 
     @staticmethod
     def backward(ctx, g):
-        saved, w = ctx.saved_arrays
+        w, *saved = ctx.saved_arrays
+        saved = saved[0] if ctx.geometry[3] else saved
         x_shape, stride, padding, per_sample = ctx.geometry
         needs = tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
         gx, gw, gb = (_per_sample_backward if per_sample else _backward)(g, saved, w, x_shape, stride, padding, needs)
