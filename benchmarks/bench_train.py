@@ -26,8 +26,8 @@ wall time and peak resident memory (``ru_maxrss`` of the subprocess: interpreter
 data generation and evaluation included). ``--default-malloc`` adds stn_np at 1 thread without
 the kept heap, to show what that setting buys.
 
-Usage: python benchmarks/bench_train.py [--rounds 12] [--calls 5] [--warmup 3] [--profile] [--main-job] [--default-malloc]
-                                       [--compare PATH]
+Usage: python benchmarks/bench_train.py [--rounds 12] [--calls 5] [--warmup 3] [--profile] [--main-job]
+                                       [--default-malloc] [--compare PATH]
 Run it under ``flock /tmp/stn_cpu.lock`` on the shared machine.
 """
 

@@ -5,10 +5,12 @@ and OpenBLAS on one thread, so that every matmul runs on the thread that calls i
 own workers would compete for the same cores: after a multi-threaded call they spin for a
 while waiting for the next one, and a pool thread of :func:`map_blocks` sharing a core with a
 spinning worker ran its blocks at half speed (``benchmarks/bench_threads.py``: the CNN's
-training step at two threads took 13 ms with OpenBLAS on one thread, 18 ms with OpenBLAS on two
-as well). The knob keeps its historical name (it set OpenBLAS's count); the command line's
-``--blas-threads`` is the same setting. Until it is called, stn_np computes on one thread of its
-own and leaves OpenBLAS as it found it. The command line uses 1 thread by default: on a 2-core
+training step at two threads took about 14 ms with OpenBLAS on one thread, 17 ms with OpenBLAS
+on two as well). The price: a matmul outside the pool's loops, e.g. in a convolution too
+small to split, runs on one thread. The knob keeps its historical name (it used to set
+OpenBLAS's count to ``n``); the command line's ``--blas-threads`` is the same setting. Until it
+is called, stn_np computes on one thread of its own and leaves OpenBLAS as it found it. The
+command line uses 1 thread by default: on a 2-core
 machine shared with another process, a second thread of either kind slows everything down
 (one epoch took 18x longer in a measurement with two OpenBLAS threads). OpenBLAS's thread count
 can only be changed after NumPy has loaded, through its own ``openblas_set_num_threads``, which
@@ -22,9 +24,9 @@ one pool created on first use; at one thread they run inline, in order, with no 
 Every block computes the same numbers whichever thread runs it, and the blocks depend on the
 shapes only, so results do not depend on the count. Handing work to a thread costs tens of
 microseconds here, so only large loops split (:data:`stn_np.sampling.matrix.MIN_SHARE`,
-:data:`stn_np.ops.conv._MIN_BLOCK_BYTES`). Memory-bound passes (a large add, the im2col copies,
-pooling) gain nothing from a second core on the development machine, which is why the
-one-channel convolution and the pooling stay on one thread.
+:data:`stn_np.ops.conv._MIN_BLOCK_BYTES`). The one-channel convolution and the pooling are
+memory-bound passes and stay on one thread: split in halves the same way, they did not make
+either training step faster in a measurement on the development machine.
 """
 
 from __future__ import annotations
