@@ -6,7 +6,7 @@ first convolution of each model reads the data, which needs no gradient: its bac
 the weight and bias gradients only, as in training; every other backward also computes the
 input gradient. The upstream gradient is a fixed random array.
 
-stn_np runs as ``stn-np train`` does (BLAS threads set by ``set_blas_threads``, heap kept), and
+stn_np runs as ``stn-np train`` does (threads set by ``set_blas_threads``, heap kept), and
 PyTorch (when importable) with ``torch.set_num_threads``; both at 1 and at 2 threads, each
 configuration in its own worker process, timed in interleaved rounds (:func:`timing.interleave`).
 Printed: medians, and stn_np / PyTorch at equal threads (median over rounds of the within-round

@@ -21,8 +21,8 @@ inputs require gradients, so both libraries keep what their backward needs).
 
 Configurations, each in its own worker subprocess (thread pools and glibc's allocator settings
 are per process) timed in interleaved rounds (:func:`timing.interleave`): stn_np and PyTorch
-at 1 and at 2 threads (``set_blas_threads``, the one knob for OpenBLAS and the sampler's own
-threads, :mod:`stn_np.threads` / ``torch.set_num_threads``), both with glibc's
+at 1 and at 2 threads (``set_blas_threads``, the one thread setting of stn_np,
+:mod:`stn_np.threads` / ``torch.set_num_threads``), both with glibc's
 heap kept (``keep_heap``, as ``stn-np train`` runs; ``--default-malloc`` leaves malloc alone
 in both). The ratio is stn_np / PyTorch at equal threads, the median over rounds of the
 within-round ratio. ``--compare PATH`` adds the stn_np found in folder PATH (e.g. an export of

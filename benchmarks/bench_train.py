@@ -6,8 +6,8 @@ both libraries. Four configurations, each in its own worker subprocess (thread p
 glibc's allocator settings are per process), timed in interleaved rounds
 (:func:`timing.interleave`):
 
-* stn_np as ``stn-np train`` runs it -- 1 BLAS thread, heap kept (:mod:`stn_np.training.runtime`) --
-  and the same with 2 BLAS threads;
+* stn_np as ``stn-np train`` runs it -- 1 thread, heap kept (:mod:`stn_np.training.runtime`) --
+  and the same with 2 threads (``set_blas_threads(2)``: stn_np's pool on two, OpenBLAS on one);
 * PyTorch (when importable) with ``torch.set_num_threads(1)`` and ``(2)``.
 
 Printed: the median step of each, and stn_np / PyTorch at equal threads (the median over
@@ -271,10 +271,10 @@ def main():
         w.close()
     load_after = load_average()
 
-    labels = {"stn_np 1": "stn_np, 1 BLAS thread, heap kept (stn-np train)", "stn_np 2": "stn_np, 2 BLAS threads",
+    labels = {"stn_np 1": "stn_np, 1 thread, heap kept (stn-np train)", "stn_np 2": "stn_np, 2 threads",
               "PyTorch 1": "PyTorch, 1 thread", "PyTorch 2": "PyTorch, 2 threads",
-              "compared 1": f"{args.compare}, 1 BLAS thread", "compared 2": f"{args.compare}, 2 BLAS threads",
-              "stn_np 1 malloc": "stn_np, 1 BLAS thread, default malloc"}
+              "compared 1": f"{args.compare}, 1 thread", "compared 2": f"{args.compare}, 2 threads",
+              "stn_np 1 malloc": "stn_np, 1 thread, default malloc"}
     short = {"stn_np": "stn_np", "compared": str(args.compare)}
     width = max(len(label) for name, label in labels.items() if name in workers) + 8
 
@@ -308,7 +308,7 @@ def main():
         for model, report in json.loads(proc.stdout.strip().splitlines()[-1]).items():
             step = report["step_ms"]
             rest = step - report["ops_ms"] - report["optimizer_ms"]
-            print(f"\n{model}, 1 BLAS thread: {step:.2f} ms per step (mean of {args.steps}, instrumented): ops "
+            print(f"\n{model}, 1 thread: {step:.2f} ms per step (mean of {args.steps}, instrumented): ops "
                   f"{report['ops_ms']:.2f}, optimizer step {report['optimizer_ms']:.2f}, rest (graph, Python) "
                   f"{rest:.2f}")
             if report["sampler_ops"]:

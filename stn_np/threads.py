@@ -10,11 +10,11 @@ on two as well). The price: a matmul outside the pool's loops, e.g. in a convolu
 small to split, runs on one thread. The knob keeps its historical name (it used to set
 OpenBLAS's count to ``n``); the command line's ``--blas-threads`` is the same setting. Until it
 is called, stn_np computes on one thread of its own and leaves OpenBLAS as it found it. The
-command line uses 1 thread by default: on a 2-core
-machine shared with another process, a second thread of either kind slows everything down
-(one epoch took 18x longer in a measurement with two OpenBLAS threads). OpenBLAS's thread count
-can only be changed after NumPy has loaded, through its own ``openblas_set_num_threads``, which
-this finds in the libraries mapped into the process (Linux; a no-op elsewhere).
+command line uses 1 thread by default: on a 2-core machine shared with another process, a
+second thread of either kind slows everything down (one epoch took 18x longer in a measurement
+with two OpenBLAS threads). OpenBLAS's thread count can only be changed after NumPy has loaded,
+through its own ``openblas_set_num_threads``, which this finds in the libraries mapped into the
+process (Linux; a no-op elsewhere).
 
 :func:`map_blocks` -- independent blocks of work that read shared inputs and write disjoint
 outputs: the sampler's blocks of points (gathering taps, summing them, contracting them for the

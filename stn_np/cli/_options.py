@@ -9,8 +9,9 @@ from ..validation import check_int
 
 def add_runtime_options(parser):
     parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
-                        help="OpenBLAS threads (default: 1; 2 threads gain ~15%% on an idle 2-core machine but "
-                             "slow down badly when another process is busy)")
+                        help="threads (stn_np.threads.set_blas_threads; default: 1; 2 threads take 8-24%% off a "
+                             "training step on an idle 2-core machine but slow down badly when another process "
+                             "is busy)")
     parser.add_argument("--no-keep-heap", action="store_true",
                         help="let glibc return freed buffers to the OS after each step (slower)")
 

@@ -12,8 +12,8 @@ again; keeping them made a step 10-20% faster in ``benchmarks/bench_train.py --d
 ``M_TRIM_THRESHOLD`` (``mallopt``) makes glibc keep those blocks for reuse. Memory is kept,
 not leaked: the peak stays the peak of one step. A no-op without glibc.
 
-:func:`set_blas_threads` and :func:`get_blas_threads` -- OpenBLAS's thread count, which the
-sampler's pointwise loops follow too; they live in :mod:`stn_np.threads` (with the measurements
+:func:`set_blas_threads` and :func:`get_blas_threads` -- the threads stn_np computes with (its
+own pool; OpenBLAS on one thread); they live in :mod:`stn_np.threads` (with the measurements
 behind the command line's default of 1) and are re-exported here beside :func:`keep_heap`.
 """
 
