@@ -108,13 +108,14 @@ def test_conv2d_batch_halves_equal_one_block(xs, ws, stride, padding, rng, monke
 
 
 def test_conv2d_splits_the_models_batches_in_halves_and_small_ones_not():
-    # shipped threshold: each half must hold 4 MiB of patches; the CNN's second convolution
+    # shipped threshold: each half must hold 1 MiB of patches; the CNN's second convolution
     # (64 x 10 x 19 x 19, 5 x 5 kernel, float32) holds 7.2 MB a half, the ST-CNN classifier's
-    # (64 x 10 x 12 x 12) 2 MB, and a batch of 4 does not split either
+    # (64 x 10 x 12 x 12) 2 MB; a batch of 4 of the first, or of 16 of the second, does not split
     per_sample = 10 * 5 * 5 * 15 * 15 * 4
     assert conv_ops._batch_blocks(64, per_sample) == [slice(0, 32), slice(32, 64)]
     assert conv_ops._batch_blocks(65, per_sample) == [slice(0, 32), slice(32, 65)]
-    assert conv_ops._batch_blocks(64, 10 * 5 * 5 * 8 * 8 * 4) == [slice(0, 64)]
+    assert conv_ops._batch_blocks(64, 10 * 5 * 5 * 8 * 8 * 4) == [slice(0, 32), slice(32, 64)]
+    assert conv_ops._batch_blocks(16, 10 * 5 * 5 * 8 * 8 * 4) == [slice(0, 16)]
     assert conv_ops._batch_blocks(4, per_sample) == [slice(0, 4)]
     assert conv_ops._batch_blocks(1, 1 << 30) == [slice(0, 1)]
     assert conv_ops._batch_blocks(0, per_sample) == [slice(0, 0)]

@@ -140,10 +140,11 @@ def _sample_chunks(xp, kh, kw, sh, sw):
 
 
 #: The general path splits the batch in two when each half holds at least this many bytes of
-#: patches (:func:`_batch_blocks`). In ``benchmarks/bench_layers.py`` the ST-CNN classifier's
-#: second convolution (2 MB a half) gained nothing at two threads and lost 4% at one; the
-#: localisation network's (4.8 MiB a half) ran 20% faster at two, the CNN's (6.9 MiB) 30%.
-_MIN_BLOCK_BYTES = 4 << 20
+#: patches (:func:`_batch_blocks`). At batch 64 that splits the second convolution of the CNN
+#: (6.9 MiB a half), of the localisation network (4.8 MiB) and of the ST-CNN's classifier
+#: (2 MB); in ``benchmarks/bench_train.py`` (two runs, interleaved with a 4 MiB threshold that
+#: leaves the last one whole) the ST-CNN's step was 2-4% faster at one thread and 3-8% at two.
+_MIN_BLOCK_BYTES = 1 << 20
 
 
 def _batch_blocks(n, per_sample_bytes):
