@@ -6,7 +6,7 @@ two halves of the batch), while OpenBLAS runs each matmul on the thread that cal
 script measures what that buys, and why OpenBLAS stays on one thread. Workloads (float32):
 
 * ``sgemm``: ``A @ B`` of 1024 x 512 by 512 x 512, its output rows in two halves through
-  ``map_blocks`` (compute-bound: the reference for what two cores can give);
+  ``map_blocks`` (compute-bound);
 * ``add``: ``x + y`` of two 16 MiB arrays in two halves (streams memory);
 * ``im2col``: the patches of the CNN's second convolution ((64, 10, 19, 19), 5 x 5 kernel),
   each half of the batch copied into its own patch matrix (strided copies);
@@ -16,8 +16,10 @@ script measures what that buys, and why OpenBLAS stays on one thread. Workloads 
 
 Configurations, each a worker subprocess timed in interleaved rounds (:func:`timing.interleave`):
 ``set_blas_threads(1)``; ``set_blas_threads(2)``; and ``set_blas_threads(2)`` with OpenBLAS then
-put back on two threads as well ("+ OpenBLAS 2", how the library ran before): OpenBLAS's
-workers spin for a while after each multi-threaded call, on the cores the pool's threads need.
+put back on two threads as well ("+ OpenBLAS 2": the pool's halves with OpenBLAS's own threads
+on top): OpenBLAS's workers spin for a while after each multi-threaded call, on the cores the
+pool's threads need. (``bench_train.py --compare`` times the library as it was before the
+convolution halves.)
 Printed: the medians, and the speedup from one thread to each two-thread configuration (median
 of the within-round ratios). Each block of timed calls follows ``--warmup`` untimed ones, as
 in ``bench_train.py``.

@@ -5,8 +5,8 @@ and OpenBLAS on one thread, so that every matmul runs on the thread that calls i
 own workers would compete for the same cores: after a multi-threaded call they spin for a
 while waiting for the next one, and a pool thread of :func:`map_blocks` sharing a core with a
 spinning worker ran its blocks at half speed (``benchmarks/bench_threads.py``: the CNN's
-training step at two threads took about 14 ms with OpenBLAS on one thread, 17 ms with OpenBLAS
-on two as well). The price: a matmul outside the pool's loops, e.g. in a convolution too
+training step at two threads took 12.6-14.3 ms with OpenBLAS on one thread, 15.0-17.0 ms with
+OpenBLAS on two as well). The price: a matmul outside the pool's loops, e.g. in a convolution too
 small to split, runs on one thread. The knob keeps its historical name (it used to set
 OpenBLAS's count to ``n``); the command line's ``--blas-threads`` is the same setting. Until it
 is called, stn_np computes on one thread of its own and leaves OpenBLAS as it found it. The

@@ -9,7 +9,7 @@ from ..validation import check_int
 
 def add_runtime_options(parser):
     parser.add_argument("--blas-threads", type=int, default=1, metavar="N",
-                        help="threads (stn_np.threads.set_blas_threads; default: 1; 2 threads take 8-24%% off a "
+                        help="threads (stn_np.threads.set_blas_threads; default: 1; 2 threads take 10-22%% off a "
                              "training step on an idle 2-core machine but slow down badly when another process "
                              "is busy)")
     parser.add_argument("--no-keep-heap", action="store_true",
