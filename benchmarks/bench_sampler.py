@@ -40,7 +40,7 @@ time over that floor.
 ``--profile`` prints where stn_np's forward + backward goes (1 thread, ``cProfile``, own time
 of the busiest functions) for each workload.
 
-Usage: python benchmarks/bench_sampler.py [--rounds 10] [--calls 5] [--threads 1 2] [--only a,b]
+Usage: python benchmarks/bench_sampler.py [--rounds 10] [--calls 5] [--warmup 0] [--threads 1 2] [--only a,b]
                                          [--compare PATH] [--profile] [--default-malloc]
 Run it under ``flock /tmp/stn_cpu.lock`` on the shared machine.
 """
@@ -209,6 +209,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
     parser.add_argument("--calls", type=int, default=5, help="timed calls per configuration, workload and round")
+    parser.add_argument("--warmup", type=int, default=0,
+                        help="untimed calls before each block of timed ones (0: the first calls after the pause "
+                             "between workers are timed too)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to compare")
     parser.add_argument("--only", default="", help="comma-separated workload names (a, b, c, d, e, v)")
     parser.add_argument("--compare", metavar="PATH", help="also time the stn_np in folder PATH (e.g. main's)")
@@ -239,12 +242,12 @@ def main():
     keys = [f"{w[0]} {part}" for w in workloads for part in PARTS]
     ours = ("stn", "then") if args.compare else ("stn",)
     pairs = [(f"{who} {t}", f"torch {t}") for t in args.threads for who in ours] if with_torch else []
-    medians, ratios = interleave(workers, keys, args.rounds, args.calls, pairs=pairs)
+    medians, ratios = interleave(workers, keys, args.rounds, args.calls, pairs=pairs, warmup=args.warmup)
     for w in workers.values():
         w.close()
 
     print(f"affine_grid -> grid_sample, float32, ms per call; medians of {args.rounds} interleaved rounds x "
-          f"{args.calls} calls; fwd = forward, f+b = forward + backward (image and theta gradients)")
+          f"{args.calls} calls after {args.warmup} untimed; fwd = forward, f+b = forward + backward (image and theta gradients)")
     print(f"copy bandwidth {bandwidth / 1e9:.1f} GB/s (numpy.copyto, 1 thread, read + write); floor = bytes that "
           "must move / that bandwidth" + (f"; 'then' = the stn_np in {args.compare}" if args.compare else ""))
     # (heading, worker, part, kind): kind "ms", "ratio" (to torch at equal threads)
