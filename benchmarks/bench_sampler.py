@@ -247,7 +247,8 @@ def main():
         w.close()
 
     print(f"affine_grid -> grid_sample, float32, ms per call; medians of {args.rounds} interleaved rounds x "
-          f"{args.calls} calls after {args.warmup} untimed; fwd = forward, f+b = forward + backward (image and theta gradients)")
+          f"{args.calls} calls after {args.warmup} untimed; fwd = forward, f+b = forward + backward "
+          "(image and theta gradients)")
     print(f"copy bandwidth {bandwidth / 1e9:.1f} GB/s (numpy.copyto, 1 thread, read + write); floor = bytes that "
           "must move / that bandwidth" + (f"; 'then' = the stn_np in {args.compare}" if args.compare else ""))
     # (heading, worker, part, kind): kind "ms", "ratio" (to torch at equal threads)

@@ -13,8 +13,8 @@ glibc's allocator settings are per process), timed in interleaved rounds
 Printed: the median step of each, and stn_np / PyTorch at equal threads (the median over
 rounds of the within-round ratio). Each block of timed steps follows ``--warmup`` untimed ones
 (3 by default): training runs steps back to back, and after the pause between workers the
-first steps of either library run slowly (:func:`timing.interleave`). The 2-thread figures need an idle 2-core machine: the load
-average is printed beside them.
+first steps of either library run slowly (:func:`timing.interleave`). The 2-thread figures
+need an idle 2-core machine: the load average is printed beside them.
 
 ``--profile`` adds where one stn_np step goes (1 thread): each op's forward and backward
 (keyed by op and first input shape), the optimizer step, the rest (graph bookkeeping, Python),

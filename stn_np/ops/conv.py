@@ -254,17 +254,19 @@ class Conv2dFunction(Function):
         # fast path for one input channel (per-sample matmuls; why: module docstring)
         per_sample = x.shape[1] == 1
         z, saved = (_per_sample_forward if per_sample else _forward)(x, w, b, stride, padding)
-        ctx.save_for_backward(w, *(saved if isinstance(saved, list) else [saved]))  # patches, or padded input
+        ctx.save_for_backward(w, *([saved] if per_sample else saved))  # the padded input, or each block's patches
         ctx.geometry = (x.shape, stride, padding, per_sample)
         return z
 
     @staticmethod
     def backward(ctx, g):
         w, *saved = ctx.saved_arrays
-        saved = saved[0] if ctx.geometry[3] else saved
         x_shape, stride, padding, per_sample = ctx.geometry
         needs = tuple(ctx.needs_input_grad) + (False,) * (3 - len(ctx.needs_input_grad))
-        gx, gw, gb = (_per_sample_backward if per_sample else _backward)(g, saved, w, x_shape, stride, padding, needs)
+        if per_sample:
+            gx, gw, gb = _per_sample_backward(g, saved[0], w, x_shape, stride, padding, needs)
+        else:
+            gx, gw, gb = _backward(g, saved, w, x_shape, stride, padding, needs)
         return (gx, gw) if len(ctx.needs_input_grad) == 2 else (gx, gw, gb)
 
 
